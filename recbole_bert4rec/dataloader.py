@@ -1,0 +1,100 @@
+"""Training loader: one sample per user, a fresh cloze mask on every pass.
+
+Replaces RecBole's one-row-per-prefix training data. It keeps only the flat array of training
+items plus per-user offsets (memory ~ interactions) and cuts windows and masks in ``collate_fn``.
+"""
+
+import numpy as np
+import torch
+
+from recbole.data.dataloader.abstract_dataloader import AbstractDataLoader
+from recbole.data.interaction import Interaction
+
+from recbole_bert4rec.masking import mask_item_sequences, sample_windows
+
+# Interaction field holding the cloze labels (0 = not a label); the masked sequence goes
+# into RecBole's usual ``item_id_list`` field.
+MASK_LABELS_FIELD = "masked_item_labels"
+
+# Golden-ratio increment of splitmix64: spreads (seed, epoch, batch) into unrelated seeds.
+_SEED_STEP = 0x9E3779B97F4A7C15
+_SEED_MOD = 2**63
+
+
+def derive_seed(*parts):
+    """A deterministic 63-bit seed from integers (same inputs, same seed, in any process)."""
+    value = 0
+    for part in parts:
+        value = (value * _SEED_STEP + int(part) + 1) % _SEED_MOD
+        value ^= value >> 31
+    return value
+
+
+class MaskedItemSequenceDataLoader(AbstractDataLoader):
+    """Yields ``Interaction``s with ``item_id_list`` (masked, left-padded, ``MAX_ITEM_LIST_LENGTH + 1``
+    columns) and ``masked_item_labels``.
+
+    Masks depend only on (``seed``, epoch, first index of the batch), so they are identical with any
+    ``worker`` count and can be replayed after a resume by :meth:`set_epoch`.
+    """
+
+    def __init__(self, config, dataset, sampler=None, shuffle=True):
+        uid_field, iid_field = dataset.uid_field, dataset.iid_field
+        users = dataset.inter_feat[uid_field].numpy()
+        if len(users) and np.any(np.diff(users) < 0):
+            raise ValueError("training interactions must be grouped by user (build with BERT4RecDataset)")
+        counts = np.bincount(users, minlength=dataset.user_num)
+        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        self.train_users = torch.from_numpy(np.flatnonzero(counts > 0))
+        self.user_starts = torch.from_numpy(offsets[:-1])[self.train_users]
+        self.user_ends = torch.from_numpy(offsets[1:])[self.train_users]
+        self.items = dataset.inter_feat[iid_field].long()
+        self.sample_size = len(self.train_users)
+
+        self.uid_field = uid_field
+        self.item_seq_field = iid_field + config["LIST_SUFFIX"]
+        self.n_items = dataset.num(iid_field)
+        self.mask_token = self.n_items
+        self.window = config["MAX_ITEM_LIST_LENGTH"] + 1
+        self.mask_ratio = config["mask_ratio"]
+        self.last_item_ratio = config["last_item_mask_ratio"] or 0.0
+        self.replace_probs = tuple(config["mask_replace_probs"]) if config["mask_replace_probs"] else None
+        self.random_window = config["train_window"] == "random"
+        self.seed = config["seed"]
+        self.epoch = 0
+        self._batch_epoch = 0
+        super().__init__(config, dataset, sampler, shuffle=shuffle)
+
+    def _init_batch_size_and_step(self):
+        batch_size = self.config["train_batch_size"]
+        self.step = batch_size
+        self.set_batch_size(batch_size)
+
+    def set_epoch(self, epoch):
+        """Make the next pass replay epoch ``epoch`` (shuffle order and masks)."""
+        self.epoch = epoch
+
+    def __iter__(self):
+        # Re-seeding per epoch makes the shuffle order a function of (seed, epoch) too.
+        self.generator.manual_seed(derive_seed(self.seed, self.epoch, 0))
+        self._batch_epoch = self.epoch
+        self.epoch += 1
+        return super().__iter__()
+
+    def collate_fn(self, index):
+        index = torch.as_tensor(np.asarray(index), dtype=torch.long)
+        generator = torch.Generator().manual_seed(derive_seed(self.seed, self._batch_epoch, int(index[0]) + 1))
+        windows = sample_windows(
+            self.items, self.user_starts[index], self.user_ends[index], self.window,
+            self.random_window, generator,
+        )
+        masked_seq, labels = mask_item_sequences(
+            windows, self.mask_token, self.n_items, self.mask_ratio,
+            self.last_item_ratio, self.replace_probs, generator,
+        )
+        return Interaction({
+            self.uid_field: self.train_users[index],
+            self.item_seq_field: masked_seq,
+            MASK_LABELS_FIELD: labels,
+        })

@@ -1,0 +1,51 @@
+"""One call from configuration to test metrics, like ``recbole.quick_start.run_recbole``, plugin-aware."""
+
+from logging import getLogger
+
+from recbole.utils import init_logger, init_seed, set_color
+
+from recbole_bert4rec.config import Config, get_model
+from recbole_bert4rec.data import create_dataset, data_preparation
+from recbole_bert4rec.trainer import get_trainer
+
+
+def prepare(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_args=None):
+    """Config, data loaders, model and trainer, ready for ``trainer.fit``."""
+    config = Config(model, dataset, config_file_list, config_dict, cmd_args)
+    init_seed(config["seed"], config["reproducibility"])
+    init_logger(config)
+    logger = getLogger()
+    logger.info(config)
+    data = create_dataset(config)
+    logger.info(data)
+    train_data, valid_data, test_data = data_preparation(config, data)
+    init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
+    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    logger.info(model)
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    return config, model, trainer, (train_data, valid_data, test_data)
+
+
+def run_recbole(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_args=None,
+                saved=True, callback_fn=None):
+    """Train, pick the best epoch on validation, evaluate it on test; returns RecBole's result dict.
+
+    ``callback_fn(epoch_idx, valid_score)`` runs after every validation (e.g. a Ray Tune report).
+    """
+    config, _, trainer, (train_data, valid_data, test_data) = prepare(
+        model, dataset, config_file_list, config_dict, cmd_args
+    )
+    best_valid_score, best_valid_result = trainer.fit(
+        train_data, valid_data, saved=saved, show_progress=config["show_progress"], callback_fn=callback_fn
+    )
+    test_result = trainer.evaluate(test_data, load_best_model=saved, show_progress=config["show_progress"])
+    logger = getLogger()
+    logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
+    logger.info(set_color("test result", "yellow") + f": {test_result}")
+    return {
+        "best_valid_score": best_valid_score,
+        "valid_score_bigger": config["valid_metric_bigger"],
+        "best_valid_result": best_valid_result,
+        "test_result": test_result,
+        "saved_model_file": trainer.saved_model_file if saved else None,
+    }
