@@ -82,16 +82,17 @@ def sample_windows(items, starts, ends, window, random_window, generator=None):
         LongTensor [B, window], left-padded with 0.
     """
     lengths = ends - starts
-    slack = (lengths - window).clamp(min=0)
+    kept = lengths.clamp(max=window)
+    slack = lengths - kept  # how far the window can slide back from the newest item
     if random_window:
-        # floor(u * (slack + 1)) is uniform over the slack + 1 possible window ends.
-        shift = (torch.rand(len(starts), generator=generator) * (slack + 1).double()).long()
-        shift = torch.minimum(shift, slack)
+        # floor(u * (slack + 1)) is uniform over the slack + 1 possible windows.
+        back = (torch.rand(len(starts), generator=generator) * (slack + 1).double()).long()
+        back = torch.minimum(back, slack)
     else:
-        shift = torch.zeros_like(slack)
-    window_end = ends - (slack - shift)
+        back = torch.zeros_like(slack)
+    window_end = ends - back
     positions = window_end.unsqueeze(1) - window + torch.arange(window).unsqueeze(0)
-    inside = positions >= (window_end - lengths.clamp(max=window)).unsqueeze(1)
+    inside = positions >= (window_end - kept).unsqueeze(1)
     gathered = items[positions.clamp(min=0, max=max(len(items) - 1, 0))]
     return torch.where(inside, gathered, torch.zeros_like(gathered))
 
