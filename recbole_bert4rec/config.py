@@ -1,10 +1,10 @@
 """Plugin-aware RecBole Config: our models and yaml first, RecBole's second (RecBole-GNN's pattern)."""
 
+import importlib
 import inspect
 from logging import getLogger
 from pathlib import Path
 
-import recbole.model
 from recbole.config import Config as RecBoleConfig
 from recbole.model.abstract_recommender import AbstractRecommender
 from recbole.utils import get_model as recbole_get_model
@@ -28,28 +28,38 @@ def properties_dir():
                             f"reinstall with `pip install .`")
 
 
-def recbole_model_names():
-    names = set()
-    for module_name in ("general_recommender", "sequential_recommender", "context_aware_recommender",
-                        "knowledge_aware_recommender", "exlib_recommender"):
-        module = getattr(recbole.model, module_name, None)
+RECBOLE_MODEL_PACKAGES = ("general_recommender", "sequential_recommender", "context_aware_recommender",
+                          "knowledge_aware_recommender", "exlib_recommender")
+
+
+def recbole_models():
+    """RecBole's model classes by name. Packages that fail to import are skipped: RecBole's exlib
+    models need xgboost/lightgbm, and without them RecBole's own lookup crashes for every unknown name."""
+    models = {}
+    for package in RECBOLE_MODEL_PACKAGES:
+        try:
+            module = importlib.import_module(f"recbole.model.{package}")
+        except ImportError:
+            continue
         for name, obj in inspect.getmembers(module, inspect.isclass):
             if issubclass(obj, AbstractRecommender) and obj.__module__.startswith(module.__name__):
-                names.add(name)
-    return sorted(names)
+                models[name] = obj
+    return models
 
 
 def get_model(name):
     """Model class by name: ours first, then RecBole's; unknown names list what exists."""
     if name in PLUGIN_MODELS:
         return PLUGIN_MODELS[name]
-    try:
-        return recbole_get_model(name)
-    except ValueError:
-        raise ValueError(
-            f"unknown model {name!r}. recbole_bert4rec models: {', '.join(PLUGIN_MODELS)}; "
-            f"RecBole models: {', '.join(recbole_model_names())}."
-        ) from None
+    models = recbole_models()
+    if name in models:
+        return models[name]
+    if name.lower() in ("lightgbm", "xgboost"):
+        return recbole_get_model(name)  # raises RecBole's ImportError naming the missing package
+    raise ValueError(
+        f"unknown model {name!r}. recbole_bert4rec models: {', '.join(PLUGIN_MODELS)}; "
+        f"RecBole models: {', '.join(sorted(models))}."
+    )
 
 
 def is_plugin_model(model_name, model_class):
