@@ -4,6 +4,7 @@ from logging import getLogger
 
 from recbole.utils import init_logger, init_seed, set_color
 
+from recbole_bert4rec.checkpoint import resolve_resume_file
 from recbole_bert4rec.config import Config, get_model
 from recbole_bert4rec.data import create_dataset, data_preparation
 from recbole_bert4rec.trainer import get_trainer
@@ -27,14 +28,18 @@ def prepare(model=None, dataset=None, config_file_list=None, config_dict=None, c
 
 
 def run_recbole(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_args=None,
-                saved=True, callback_fn=None):
+                saved=True, callback_fn=None, resume_from=None):
     """Train, pick the best epoch on validation, evaluate it on test; returns RecBole's result dict.
 
     ``callback_fn(epoch_idx, valid_score)`` runs after every validation (e.g. a Ray Tune report).
+    ``resume_from``: a checkpoint path, or ``"latest"`` for the newest ``*-last.pth`` in
+    ``checkpoint_dir``; training continues exactly where that run stopped.
     """
     config, _, trainer, (train_data, valid_data, test_data) = prepare(
         model, dataset, config_file_list, config_dict, cmd_args
     )
+    if resume_from:
+        trainer.resume_checkpoint(resolve_resume_file(resume_from, config["checkpoint_dir"]))
     best_valid_score, best_valid_result = trainer.fit(
         train_data, valid_data, saved=saved, show_progress=config["show_progress"], callback_fn=callback_fn
     )
