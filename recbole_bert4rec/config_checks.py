@@ -46,6 +46,9 @@ def check_bert4rec_config(config):
                           f"e.g. hidden_size: {heads * max(1, round(hidden / heads))}.")
     _require_int(config, "n_layers", 1)
     _require_int(config, "inner_size", 1)
+    for key in ("epochs", "train_batch_size", "eval_batch_size"):
+        _require_int(config, key, 1)
+    _require_int(config, "stopping_step", 0)
     _require_prob(config, "mask_ratio", low_open=True, high_open=True)
     _require_prob(config, "hidden_dropout_prob", high_open=True)
     _require_prob(config, "attn_dropout_prob", high_open=True)
@@ -67,7 +70,7 @@ def check_bert4rec_config(config):
                 or abs(sum(probs) - 1) > 1e-6):
             raise ConfigError(f"mask_replace_probs must be ~ or three non-negative numbers summing to 1 "
                               f"([mask, random item, keep], BERT uses [0.8, 0.1, 0.1]); got {probs!r}.")
-    for key in ("layer_norm_eps", "initializer_range"):
+    for key in ("layer_norm_eps", "initializer_range", "learning_rate"):
         value = _get(config, key)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise ConfigError(f"{key} must be a positive number, got {value!r}.")

@@ -9,6 +9,7 @@ from recbole.data.utils import create_samplers, get_dataloader
 from recbole_bert4rec.config import is_plugin_model
 from recbole_bert4rec.dataloader import MaskedItemSequenceDataLoader
 from recbole_bert4rec.dataset import BERT4RecDataset
+from recbole_bert4rec.validation import check_interaction_file
 
 
 def check_dataset_files(config):
@@ -29,6 +30,7 @@ def create_dataset(config):
     """Load and filter the dataset named in ``config``."""
     check_dataset_files(config)
     if is_plugin_model(config["model"], config.model_class):
+        check_interaction_file(config)
         return BERT4RecDataset(config)
     return recbole.data.create_dataset(config)
 
