@@ -9,6 +9,7 @@ import glob
 import os
 import pickle
 import tempfile
+import warnings
 
 import numpy as np
 import torch
@@ -87,7 +88,10 @@ def load_checkpoint(path, map_location="cpu"):
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint {path!r} does not exist")
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():
+            # torch warns about the pickle protocol of non-torch files just before refusing them.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         if "Weights only load failed" not in str(err):
             raise _corrupt(path, err) from None
@@ -120,10 +124,13 @@ def _corrupt(path, err):
 
 
 def _unpickler_detail(err):
-    """The line of torch's long message that names what was refused."""
-    lines = [line.strip() for line in str(err).splitlines()]
-    named = [line for line in lines if "Unsupported" in line]
-    return named[0] if named else next((line for line in lines if line), "no detail")
+    """What torch refused (e.g. "Unsupported global: GLOBAL io.open ..."), without its advice on how to
+    allow it anyway."""
+    message = str(err)
+    start = message.find("Unsupported")
+    if start < 0:
+        return "not a weights-only file"
+    return message[start:].split(". ")[0].splitlines()[0].rstrip(".")
 
 
 def require_entries(checkpoint, path, *keys):

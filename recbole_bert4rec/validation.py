@@ -19,6 +19,8 @@ FEATURE_TYPES = ("token", "token_seq", "float", "float_seq")
 MIN_INTERACTIONS_FOR_SPLIT = {"valid_and_test": (3, "validation"), "valid_only": (2, "validation"),
                               "test_only": (2, "test")}
 
+ROLES = {"USER_ID_FIELD": "user id", "ITEM_ID_FIELD": "item id", "TIME_FIELD": "time"}
+
 MAX_LISTED = 5
 
 
@@ -38,7 +40,7 @@ def check_interaction_file(config):
     name = os.path.basename(path)
     separator = config["field_separator"] or "\t"
     encoding = config["encoding"] or "utf-8"
-    required = {
+    required = {  # config key: (column, type)
         "USER_ID_FIELD": (config["USER_ID_FIELD"], "token"),
         "ITEM_ID_FIELD": (config["ITEM_ID_FIELD"], "token"),
         "TIME_FIELD": (config["TIME_FIELD"], "float"),
@@ -98,7 +100,8 @@ def _check_required_columns(columns, name, required):
             hint = (f"rename the header to '{field}:{ftype}' or set {key}: {close[0]}" if close
                     else f"add a '{field}:{ftype}' column or set {key} to the column that holds it")
             guess = f" Did you mean {close[0]!r}?" if close else ""
-            raise DataError(f"{name} has no {field!r} column ({key}); its columns are {found}.{guess} Fix: {hint}.")
+            raise DataError(f"{name} has no {ROLES[key]} field {field!r} ({key}); its columns are {found}.{guess} "
+                            f"Fix: {hint}.")
         if columns[field] != ftype:
             raise DataError(f"{name}: column {field!r} ({key}) is declared {field}:{columns[field]} but must be "
                             f"{field}:{ftype}. Fix: change its header to '{field}:{ftype}'.")
