@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from itertools import islice
 
 import torch
-
+import yaml
+from recbole.config import Config as RecBoleConfig
 from recbole.data.interaction import Interaction
 
 from recbole_bert4rec.checkpoint import CheckpointError, load_checkpoint, require_entries
-from recbole_bert4rec.config import PLUGIN_MODELS
+from recbole_bert4rec.config import PLUGIN_MODELS, properties_dir
 
 PADDING_ID = 0
 
@@ -69,7 +70,8 @@ class Recommender:
     def from_checkpoint(cls, path, device="cpu"):
         checkpoint = load_checkpoint(path, map_location=device)
         require_entries(checkpoint, path, "config", "state_dict", "dataset")
-        config = _PlainConfig(checkpoint["config"])
+        # Current defaults under the saved config: checkpoints from before a key existed still build.
+        config = _PlainConfig({**_plugin_defaults(checkpoint["config"]["model"]), **checkpoint["config"]})
         model_class = PLUGIN_MODELS.get(config["model"])
         if model_class is None:
             raise CheckpointError(f"{path!r} holds a {config['model']} model; inference supports "
@@ -160,6 +162,18 @@ class Recommender:
             for row, seq in enumerate(sequences):
                 scores[row, seq] = float("-inf")
         return scores
+
+
+def _plugin_defaults(model_name):
+    """Our yaml defaults for ``model_name`` (overall + model file), read as RecBole reads them."""
+    loader = RecBoleConfig._build_yaml_loader(None)  # RecBole's loader: '1e-12' is a float, as in its configs
+    root = properties_dir()
+    defaults = {}
+    for path in (root / "overall.yaml", root / "model" / f"{model_name}.yaml"):
+        if path.is_file():
+            with open(path, encoding="utf-8") as f:
+                defaults.update(yaml.load(f, Loader=loader) or {})
+    return defaults
 
 
 def _chunks(iterable, size):

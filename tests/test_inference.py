@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from recbole_bert4rec import prepare, run_recbole
+from recbole_bert4rec.checkpoint import load_checkpoint, save_checkpoint
 from recbole_bert4rec.inference import Recommender
 from recbole_bert4rec.inference_cli import main
 from tests.tiny_data import pattern_sequences, tiny_config, write_sequences
@@ -123,6 +124,16 @@ def test_queries_are_streamed(recommender):
     endless_users = (f"u{n % 60 + 1}" for n in itertools.count())
     first = list(itertools.islice(recommender.recommend_users(endless_users, k=2, batch_size=4), 5))
     assert [r.query for r in first] == ["u1", "u2", "u3", "u4", "u5"]
+
+
+def test_checkpoint_from_before_a_config_key_existed_loads_with_its_default(trained, tmp_path):
+    state = load_checkpoint(trained["path"])
+    del state["config"]["layer_norm_position"], state["config"]["train_window"]
+    save_checkpoint(state, tmp_path / "older.pth")
+    older = Recommender.from_checkpoint(tmp_path / "older.pth")
+    assert older.model.pre_norm is False  # properties/model/BERT4Rec.yaml: layer_norm_position: post
+    (rec,) = older.recommend_users(["u1"], k=3)
+    assert len(rec.items) == 3
 
 
 def test_cli_prints_one_line_per_user_and_exits_1_on_unknown_ids(trained, recommender, capsys):
