@@ -38,7 +38,9 @@ def create_dataset(config):
 def data_preparation(config, dataset):
     """Split into train/valid/test loaders. Ours: masking train loader + RecBole's eval loaders."""
     if not isinstance(dataset, BERT4RecDataset):
-        return recbole.data.data_preparation(config, dataset)
+        train_data, valid_data, test_data = recbole.data.data_preparation(config, dataset)
+        valid_data.eval_phase, test_data.eval_phase = "valid", "test"  # for the trainer's seen-item filter
+        return train_data, valid_data, test_data
     built = dataset.build()
     _, valid_sampler, test_sampler = create_samplers(config, dataset, built)
     train_data = MaskedItemSequenceDataLoader(config, built[0], shuffle=config["shuffle"])

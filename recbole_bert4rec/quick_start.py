@@ -2,11 +2,13 @@
 
 from logging import getLogger
 
-from recbole.utils import init_logger, init_seed, set_color
+from recbole.utils import ModelType, init_logger, init_seed, set_color
 
 from recbole_bert4rec.checkpoint import resolve_resume_file
 from recbole_bert4rec.config import Config, get_model
 from recbole_bert4rec.data import create_dataset, data_preparation
+from recbole_bert4rec.dataset import BERT4RecDataset
+from recbole_bert4rec.seen_items import SeenItemFilter
 from recbole_bert4rec.trainer import get_trainer
 
 
@@ -19,11 +21,15 @@ def prepare(model=None, dataset=None, config_file_list=None, config_dict=None, c
     logger.info(config)
     data = create_dataset(config)
     logger.info(data)
+    # RecBole's sequential models do not remove seen items; give them the same protocol as ours.
+    seen_filter = (SeenItemFilter(data) if config["exclude_seen_items"] and config["MODEL_TYPE"] == ModelType.SEQUENTIAL
+                   and not isinstance(data, BERT4RecDataset) else None)
     train_data, valid_data, test_data = data_preparation(config, data)
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
     logger.info(model)
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    trainer.seen_filter = seen_filter
     return config, model, trainer, (train_data, valid_data, test_data)
 
 

@@ -220,7 +220,19 @@ class SafeCheckpointMixin:
         return super().fit(train_data, valid_data, verbose=verbose, saved=saved,
                            show_progress=show_progress, callback_fn=self._after_validation(callback_fn))
 
+    # A SeenItemFilter, set by quick_start for RecBole's sequential models when exclude_seen_items is on
+    # (our BERT4Rec filters inside full_sort_predict); eval loaders carry their phase in ``eval_phase``.
+    seen_filter = None
+    _eval_phase = None
+
+    def _full_sort_batch_eval(self, batched_data):
+        interaction, scores, positive_u, positive_i = super()._full_sort_batch_eval(batched_data)
+        if self.seen_filter is not None and self._eval_phase is not None:
+            self.seen_filter.apply(scores, interaction, self._eval_phase)
+        return interaction, scores, positive_u, positive_i
+
     def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
+        self._eval_phase = getattr(eval_data, "eval_phase", None)
         if eval_data and load_best_model:
             checkpoint_file = model_file or self.saved_model_file
             checkpoint = load_checkpoint(checkpoint_file, map_location=self.device)
