@@ -1,0 +1,92 @@
+"""One training run under a wall-clock budget, in a child process: the building block of the benchmarks.
+
+The child trains with our plugin's pipeline (any model name or class), stops after the first
+validation past the budget, evaluates the best validation epoch on test, and writes a JSON result
+with the validation curve (seconds since start, valid score) and its peak RSS.
+"""
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class BudgetReached(Exception):
+    pass
+
+
+def hardware():
+    try:
+        import torch
+        if torch.cuda.is_available():
+            return f"GPU {torch.cuda.get_device_name(0)}"
+    except ImportError:
+        pass
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{os.cpu_count()} CPU cores ({cpu})"
+
+
+def train_with_budget(model, dataset, config_dict, budget_s, result_file, label=None):
+    """Run inside the child process. ``model`` is a name or a model class."""
+    sys.path.insert(0, REPO)
+    from recbole_bert4rec import prepare
+
+    workdir = tempfile.mkdtemp(prefix="bench-")
+    os.chdir(workdir)
+    config_dict = dict(config_dict, checkpoint_dir=os.path.join(workdir, "saved"))
+    start = time.perf_counter()
+    config, _, trainer, (train, valid, test) = prepare(model, dataset, config_dict=config_dict)
+    setup_s = time.perf_counter() - start
+    epoch_times, curve = [], []
+    last = [time.perf_counter()]
+    train_start = last[0]
+
+    def on_validation(epoch_idx, valid_score):
+        now = time.perf_counter()
+        epoch_times.append(now - last[0])
+        last[0] = now
+        curve.append([now - train_start, float(valid_score)])
+        with open(result_file + ".partial", "w") as f:  # progress survives a killed session
+            json.dump({"label": label, "curve": curve}, f)
+        if now - train_start >= budget_s:
+            raise BudgetReached
+
+    try:
+        trainer.fit(train, valid, saved=True, show_progress=False, callback_fn=on_validation)
+        stopped_by = "early stopping or max epochs"
+    except BudgetReached:
+        stopped_by = "budget"
+    train_s = time.perf_counter() - train_start
+    test_result = trainer.evaluate(test, load_best_model=True)
+    scores = [score for _, score in curve]
+    best_epoch = max(range(len(scores)), key=scores.__getitem__) if scores else None
+    result = {
+        "label": label, "model": config["model"], "seed": config["seed"], "epochs": len(epoch_times),
+        "best_epoch": best_epoch, "stopped_by": stopped_by, "setup_s": setup_s, "train_s": train_s,
+        "epoch_times_s": epoch_times, "curve": curve, "best_valid_score": float(trainer.best_valid_score),
+        "test": {k: float(v) for k, v in test_result.items()}, "hardware": hardware(),
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "config": {k: config_dict[k] for k in sorted(config_dict) if k != "checkpoint_dir"},
+    }
+    with open(result_file, "w") as f:
+        json.dump(result, f, indent=1)
+    if os.path.exists(result_file + ".partial"):
+        os.unlink(result_file + ".partial")
+
+
+def run_child(script, args, result_file):
+    """Start ``script --child ...`` and return its JSON result."""
+    subprocess.run([sys.executable, script, *args], check=True, stdout=subprocess.DEVNULL)
+    with open(result_file) as f:
+        return json.load(f)

@@ -1,0 +1,161 @@
+"""ML-1M full-corpus leave-one-out benchmark: our BERT4Rec, RecBole's BERT4Rec and SASRec (CE), same protocol.
+
+Protocol: properties/dataset/ml-1m.yaml (5-core, time order, leave-one-out, full ranking with seen
+items removed for every system, best epoch on validation NDCG@10). Every run gets the same
+wall-clock budget and runs in its own process; finished runs are skipped on the next call, so a
+side-by-side that does not fit one session is completed by the next (``--report-only`` redraws).
+
+    python benchmarks/ml1m.py --systems bert4rec sasrec-ce recbole-bert4rec --seeds 1 --budget-s 7200
+    python benchmarks/ml1m.py --systems bert4rec --seeds 1 2 3 --budget-s 7200         # seed spread
+    python benchmarks/ml1m.py --systems bert4rec --tag prenorm --set layer_norm_position=pre  # ablation
+    python benchmarks/ml1m.py --report-only
+
+Outputs in --out: one JSON per run (curve, test metrics, best epoch, wall time, hardware),
+results.md (table with the published anchors) and curves.png (validation NDCG@10 vs wall time).
+"""
+
+import argparse
+import glob
+import json
+import os
+import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from budget_run import REPO, run_child, train_with_budget  # noqa: E402
+
+# Architecture shared by the three systems (paper: hidden 64, 2 layers, 2 heads, length 200).
+ARCH = {"hidden_size": 64, "inner_size": 256, "n_layers": 2, "n_heads": 2, "MAX_ITEM_LIST_LENGTH": 200}
+COMMON = {"epochs": 1000, "stopping_step": 20, "show_progress": False, "eval_batch_size": 512}
+SYSTEMS = {
+    # ours: everything else from properties/ (model yaml + ml-1m.yaml)
+    "bert4rec": ("BERT4Rec", {}),
+    # RecBole 1.2.1's own BERT4Rec (its yaml: dropout 0.2, ft_ratio 0.5); batch of 256 prefix rows
+    "recbole-bert4rec": ("recbole:BERT4Rec", {"train_batch_size": 256}),
+    # SASRec+ of the published table: full cross-entropy over all items
+    "sasrec-ce": ("SASRec", {"loss_type": "CE", "train_neg_sample_args": None, "train_batch_size": 128,
+                             "hidden_dropout_prob": 0.2, "attn_dropout_prob": 0.2}),
+}
+PUBLISHED = [  # ../shared/docs/benchmark-protocol.md: (source, HR@10, NDCG@10)
+    ("BERT4Rec, paper table (Klenitskiy & Vasilev 2023 rerun; 197 epochs, 1,409 s GPU)", 0.2843, 0.1537),
+    ("SASRec+ full CE (same source; 540 s GPU)", 0.3152, 0.1821),
+    ("SASRec BCE (same source)", 0.2500, 0.1341),
+]
+
+
+def resolve_model(name):
+    if name.startswith("recbole:"):
+        from recbole.model.sequential_recommender import BERT4Rec
+        return BERT4Rec
+    return name
+
+
+def parse_overrides(pairs):
+    import yaml
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects key=value, got {pair!r}")
+        overrides[key] = yaml.safe_load(value)
+    return overrides
+
+
+def run_name(system, tag, seed):
+    return f"{system}{'-' + tag if tag else ''}-seed{seed}"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1])
+    parser.add_argument("--budget-s", type=float, default=7200, help="wall clock per run (train + validation)")
+    parser.add_argument("--data-path", default=os.path.join(os.path.dirname(REPO), "shared", "data"))
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for every run")
+    parser.add_argument("--tag", default="", help="names a variant (ablation) in file names and tables")
+    parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results", "ml1m"))
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--child", nargs=3, metavar=("SYSTEM", "SEED", "RESULT"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    overrides = parse_overrides(args.set)
+
+    if args.child:
+        system, seed, result_file = args.child
+        model, system_config = SYSTEMS[system]
+        config = dict(ARCH, **COMMON, **system_config, **overrides, seed=int(seed), data_path=args.data_path)
+        return train_with_budget(resolve_model(model), "ml-1m", config, args.budget_s, result_file,
+                                 label=run_name(system, args.tag, seed))
+
+    os.makedirs(args.out, exist_ok=True)
+    if not args.report_only:
+        for seed in args.seeds:
+            for system in args.systems:
+                result_file = os.path.join(args.out, run_name(system, args.tag, seed) + ".json")
+                if os.path.exists(result_file):
+                    print(f"skip {result_file} (done)")
+                    continue
+                print(f"run {run_name(system, args.tag, seed)} (budget {args.budget_s:.0f} s) ...", flush=True)
+                child_args = ["--data-path", args.data_path, "--budget-s", str(args.budget_s), "--tag", args.tag,
+                              "--child", system, str(seed), result_file]
+                if args.set:
+                    child_args += ["--set", *args.set]
+                result = run_child(os.path.abspath(__file__), child_args, result_file)
+                print(f"  test HR@10 {result['test']['hit@10']:.4f} NDCG@10 {result['test']['ndcg@10']:.4f}, "
+                      f"{result['epochs']} epochs, best {result['best_epoch']}", flush=True)
+    write_report(args.out)
+
+
+def write_report(out):
+    runs = [json.load(open(path)) for path in sorted(glob.glob(os.path.join(out, "*.json")))]
+    if not runs:
+        print("no finished runs yet")
+        return
+    groups = {}
+    for run in runs:
+        groups.setdefault(run["label"].rsplit("-seed", 1)[0], []).append(run)
+
+    def cell(values):
+        return f"{values[0]:.4f}" if len(values) == 1 else f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
+
+    metrics = ["hit@1", "hit@5", "hit@10", "hit@20", "ndcg@5", "ndcg@10", "ndcg@20", "mrr@10"]
+    lines = ["# ML-1M, full-corpus leave-one-out (seen items removed)", "",
+             "| system | seeds | " + " | ".join(m.upper() for m in metrics) + " | best epoch | epochs | train s | hardware |",
+             "| --- | ---: | " + " | ".join("---:" for _ in metrics) + " | ---: | ---: | ---: | --- |"]
+    for name, group in sorted(groups.items()):
+        lines.append(
+            f"| {name} | {len(group)} | " + " | ".join(cell([r["test"][m] for r in group]) for m in metrics)
+            + f" | {cell([r['best_epoch'] for r in group])} | {cell([r['epochs'] for r in group])}"
+            f" | {statistics.median(r['train_s'] for r in group):.0f} | {group[0]['hardware']} |"
+        )
+    lines += ["", "Published anchors (same protocol):", "", "| source | HR@10 | NDCG@10 |", "| --- | ---: | ---: |"]
+    lines += [f"| {source} | {hr:.4f} | {ndcg:.4f} |" for source, hr, ndcg in PUBLISHED]
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    plot_curves(groups, os.path.join(out, "curves.png"))
+
+
+def plot_curves(groups, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for name, group in sorted(groups.items()):
+        for i, run in enumerate(group):
+            minutes = [t / 60 for t, _ in run["curve"]]
+            ax.plot(minutes, [s for _, s in run["curve"]], label=name if i == 0 else None,
+                    color=f"C{sorted(groups).index(name)}", alpha=0.8)
+    for source, _, ndcg in PUBLISHED[:2]:
+        ax.axhline(ndcg, linestyle="--", linewidth=0.8, color="grey")
+        ax.annotate(source.split(" (")[0], (0, ndcg), fontsize=7, va="bottom")
+    ax.set_xlabel("wall time (minutes)")
+    ax.set_ylabel("validation NDCG@10")
+    ax.set_title("ML-1M: validation NDCG@10 against wall time")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
