@@ -93,7 +93,7 @@ def load_checkpoint(path, map_location="cpu"):
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
             checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        if "Weights only load failed" not in str(err):
+        if not _is_refused_pickle(path, err):
             raise _corrupt(path, err) from None
         raise CheckpointError(
             f"refused to load {path!r}: it contains pickled Python objects, not only tensors and plain data "
@@ -121,6 +121,17 @@ def _corrupt(path, err):
         f"checkpoint {path!r} is truncated or corrupt ({type(err).__name__}: {detail}); "
         f"use an earlier checkpoint or retrain"
     )
+
+
+def _is_refused_pickle(path, err):
+    """A real pickle the weights-only reader refused, as opposed to bytes that are no pickle at all."""
+    message = str(err)
+    if "Weights only load failed" not in message:
+        return False
+    if "Unsupported global" in message:
+        return True
+    with open(path, "rb") as f:
+        return f.read(1) == pickle.PROTO  # pickles of protocol >= 2 start with PROTO
 
 
 def _unpickler_detail(err):

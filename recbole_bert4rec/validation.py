@@ -60,9 +60,10 @@ def check_interaction_file(config):
                         f"under the header, e.g. 'alice{separator}item42{separator}1700000000'.")
     user, item, time = (field for field, _ in required.values())
     _check_times(frame, name, time)
-    _warn_missing_ids(frame, name, (user, item))
+    _check_missing_ids(frame, name, (user, item))
     _warn_duplicates(frame, name, (user, item, time))
     _check_split_has_rows(config, frame, name, user)
+    _check_topk_fits_catalogue(config, frame, name, item)
 
 
 def _read_header(path, name, separator, encoding, required):
@@ -144,12 +145,14 @@ def _check_times(frame, name, time):
                         f"(pandas: pd.to_datetime(col).astype('int64') // 10**9).")
 
 
-def _warn_missing_ids(frame, name, id_fields):
+def _check_missing_ids(frame, name, id_fields):
+    # RecBole 1.2.1 would drop such lines by position instead of by label: the wrong interactions
+    # vanish, or loading crashes with an IndexError.
     for field in id_fields:
         missing = frame.index[frame[field].isna()]
         if len(missing):
-            getLogger().warning(f"{name}, {_lines(missing)}: {field} is empty; RecBole drops these interactions. "
-                                f"Fill in the {field} to keep them.")
+            raise DataError(f"{name}, {_lines(missing)}: {field} is empty. Fix: fill in the {field} or remove "
+                            f"those lines (RecBole 1.2.1 would remove other lines in their place).")
 
 
 def _warn_duplicates(frame, name, key_fields):
@@ -173,3 +176,13 @@ def _check_split_has_rows(config, frame, name, user):
     single = int((counts == 1).sum())
     if single:
         getLogger().info(f"{name}: {single} user(s) with a single interaction are used for training only.")
+
+
+def _check_topk_fits_catalogue(config, frame, name, item):
+    topk = config["topk"]
+    largest = max(topk) if isinstance(topk, (list, tuple)) and topk else topk
+    n_items = frame[item].nunique()
+    if isinstance(largest, int) and largest > n_items:
+        raise DataError(f"topk {topk} asks for more items than the {n_items} distinct {item}s in {name} "
+                        f"(RecBole's evaluation would fail with 'selected index k out of range'). "
+                        f"Fix: set topk: [{n_items}] or lower.")
