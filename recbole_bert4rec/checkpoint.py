@@ -56,12 +56,20 @@ def save_checkpoint(state, path):
             torch.save(state, f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _new_file_mode())  # mkstemp's 0600 would make checkpoints private to their writer
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     _fsync_folder(folder)
+
+
+def _new_file_mode():
+    """The mode ``open()`` would give a new file (0666 minus the process umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _fsync_folder(folder):

@@ -100,6 +100,15 @@ def test_the_crafted_payload_is_live_under_an_unrestricted_load(tmp_path):
     assert marker.exists()
 
 
+def test_saved_checkpoint_gets_the_usual_file_permissions(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        save_checkpoint({"n": 1}, tmp_path / "model.pth")
+    finally:
+        os.umask(umask)
+    assert os.stat(tmp_path / "model.pth").st_mode & 0o777 == 0o644
+
+
 def test_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
     path = tmp_path / "model.pth"
     save_checkpoint({"weights": torch.ones(1000)}, path)
