@@ -193,9 +193,14 @@ def local_cluster(tmp_path):
             pass
 
 
-def test_same_search_runs_on_a_real_cluster_given_by_address(tiny_search, local_cluster):
+def test_same_search_runs_on_a_real_cluster_given_by_address(tiny_search, local_cluster, monkeypatch):
     config, storage_path = tiny_search
+    joined = []
+    init = ray.init
+    monkeypatch.setattr(ray, "init", lambda **kwargs: joined.append(kwargs.get("address")) or init(**kwargs))
+
     outcome = run_prunable_search(config, storage_path, address=local_cluster, num_cpus=None)
 
+    assert joined == [local_cluster]
     assert not ray.is_initialized()  # the driver left the cluster, the cluster itself is the fixture's
     assert_outputs_written(outcome)
