@@ -207,7 +207,7 @@ class SafeCheckpointMixin:
         self._train_data = train_data
         self._saving = saved
         self._has_valid_data = bool(valid_data)
-        dataset = getattr(train_data, "dataset", None)
+        dataset = getattr(train_data, "_dataset", None)  # RecBole loaders keep their Dataset here
         if self._snapshot is None and dataset is not None and hasattr(dataset, "field2id_token"):
             self._snapshot = dataset_snapshot(dataset)
         if self._resume_state is not None:
