@@ -1,5 +1,7 @@
 """Early, named checks of BERT4Rec's configuration: fail before any data is loaded."""
 
+from recbole_bert4rec.losses import LOSS_TYPES, NEGATIVE_SAMPLING
+
 ACTIVATION_NAMES = ("gelu", "relu", "swish", "silu", "tanh", "sigmoid")
 
 
@@ -57,8 +59,9 @@ def check_bert4rec_config(config):
     act = _get(config, "hidden_act")
     if act not in ACTIVATION_NAMES:
         raise ConfigError(f"hidden_act must be one of {', '.join(ACTIVATION_NAMES)}; got {act!r}.")
-    if _get(config, "loss_type") not in ("CE", "BPR"):
-        raise ConfigError(f"loss_type must be CE or BPR, got {_get(config, 'loss_type')!r}.")
+    _check_loss(config)
+    if not isinstance(_get(config, "bf16_autocast"), bool):
+        raise ConfigError(f"bf16_autocast must be True or False, got {_get(config, 'bf16_autocast')!r}.")
     if _get(config, "layer_norm_position") not in ("post", "pre"):
         raise ConfigError(f"layer_norm_position must be 'post' or 'pre', got {_get(config, 'layer_norm_position')!r}.")
     if _get(config, "train_window") not in ("latest", "random"):
@@ -74,3 +77,22 @@ def check_bert4rec_config(config):
         value = _get(config, key)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise ConfigError(f"{key} must be a positive number, got {value!r}.")
+
+
+def _check_loss(config):
+    loss_type = _get(config, "loss_type")
+    if loss_type not in LOSS_TYPES:
+        raise ConfigError(f"loss_type must be one of {', '.join(LOSS_TYPES)}, got {loss_type!r}.")
+    if loss_type not in ("sampled_softmax", "gBCE"):
+        return
+    _require_int(config, "n_negatives", 1)
+    sampling = _get(config, "negative_sampling")
+    if sampling not in NEGATIVE_SAMPLING:
+        raise ConfigError(f"negative_sampling must be one of {', '.join(NEGATIVE_SAMPLING)}, got {sampling!r}.")
+    if loss_type == "gBCE":
+        if sampling != "uniform":
+            raise ConfigError("gBCE's calibration assumes uniform negatives: set negative_sampling: uniform "
+                              "(popularity negatives go with loss_type: sampled_softmax).")
+        _require_prob(config, "gbce_t")
+    elif not isinstance(_get(config, "logq_correction"), bool):
+        raise ConfigError(f"logq_correction must be True or False, got {_get(config, 'logq_correction')!r}.")

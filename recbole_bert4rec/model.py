@@ -19,7 +19,10 @@ from recbole.utils import InputType
 from recbole_bert4rec.config_checks import check_bert4rec_config
 from recbole_bert4rec.dataloader import MASK_LABELS_FIELD
 from recbole_bert4rec.dataset import HISTORY_LENGTH_FIELD
+from recbole_bert4rec.losses import build_loss
 from recbole_bert4rec.masking import left_align, mask_item_sequences
+from recbole_bert4rec.seen_items import history_pairs
+from recbole_bert4rec.precision import bf16_autocast
 
 ACTIVATIONS = {
     "gelu": nn.GELU,
@@ -91,6 +94,7 @@ class BERT4Rec(SequentialRecommender):
         self.exclude_seen_items = config["exclude_seen_items"]
         self.pre_norm = config["layer_norm_position"] == "pre"
         self.initializer_range = config["initializer_range"]
+        self.bf16 = bool(config["bf16_autocast"])
 
         # Embeddings
         self.item_embedding = nn.Embedding(self.n_items + 1, hidden, padding_idx=0)
@@ -117,6 +121,7 @@ class BERT4Rec(SequentialRecommender):
 
         self.apply(self._init_weights)
         self._set_seen_item_index(dataset)
+        self.loss_fct = build_loss(config, dataset, self.n_items)
 
     def _init_weights(self, module):
         # BERT's init; torch's default (std 1 embeddings) stalls on the popularity plateau.
@@ -162,18 +167,13 @@ class BERT4Rec(SequentialRecommender):
             masked_seq, labels = interaction[self.ITEM_SEQ], interaction[MASK_LABELS_FIELD]
         else:
             masked_seq, labels = self._mask_recbole_rows(interaction)
-        hidden = self.forward(masked_seq)
-        is_label = labels > 0
-        hidden, labels = hidden[is_label], labels[is_label]  # only masked positions reach the head
-        if self.loss_type == "CE":
-            logits = self.item_logits(hidden)[:, 1:]  # padding is never a class
-            return F.cross_entropy(logits, labels - 1, label_smoothing=self.label_smoothing)
-        # BPR: one uniformly drawn negative per masked position.
-        negatives = torch.randint(1, self.n_items, labels.shape, device=labels.device)
-        projected = self.output_projection(hidden)
-        pos = (projected * self.item_embedding(labels)).sum(-1) + self.output_bias[labels]
-        neg = (projected * self.item_embedding(negatives)).sum(-1) + self.output_bias[negatives]
-        return -F.logsigmoid(pos - neg).mean()
+        with bf16_autocast(masked_seq.device, self.bf16):
+            hidden = self.forward(masked_seq)
+            is_label = labels > 0
+            hidden, labels = hidden[is_label], labels[is_label]  # only masked positions reach the head
+            return self.loss_fct(
+                self.output_projection(hidden), labels, self.item_embedding.weight[: self.n_items], self.output_bias
+            )
 
     def _mask_recbole_rows(self, interaction):
         """Rows from RecBole's own prefix loader: history + target become one sequence, then masked."""
@@ -190,7 +190,8 @@ class BERT4Rec(SequentialRecommender):
         """Append [MASK] right after the last real item (all MAX_ITEM_LIST_LENGTH history items kept)."""
         history = left_align(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN], self.seq_width - 1)
         mask_column = torch.full_like(history[:, :1], self.mask_token)
-        return self.forward(torch.cat([history, mask_column], dim=1))[:, -1]
+        with bf16_autocast(history.device, self.bf16):  # the encoder only: scores stay float32 for ranking
+            return self.forward(torch.cat([history, mask_column], dim=1))[:, -1].float()
 
     def predict(self, interaction):
         projected = self.output_projection(self._hidden_at_appended_mask(interaction))
@@ -207,12 +208,8 @@ class BERT4Rec(SequentialRecommender):
     def _seen_pairs(self, interaction):
         """(row, item) pairs of everything the user interacted with before the target."""
         if self.has_full_history and HISTORY_LENGTH_FIELD in interaction and self.USER_ID in interaction:
-            starts = self.seen_offsets[interaction[self.USER_ID]]
-            lengths = interaction[HISTORY_LENGTH_FIELD]
-            rows = torch.repeat_interleave(torch.arange(len(starts), device=starts.device), lengths)
-            first = torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
-            offsets_in_row = torch.arange(len(rows), device=starts.device) - first
-            return rows, self.seen_items[torch.repeat_interleave(starts, lengths) + offsets_in_row]
+            return history_pairs(self.seen_items, self.seen_offsets, interaction[self.USER_ID],
+                                 interaction[HISTORY_LENGTH_FIELD])
         # Without the full history (e.g. RecBole's own dataset), remove what the window shows.
         item_seq = interaction[self.ITEM_SEQ]
         rows, cols = torch.nonzero(item_seq > 0, as_tuple=True)
