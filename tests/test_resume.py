@@ -21,42 +21,52 @@ from tests.tiny_data import pattern_sequences, tiny_config, write_sequences
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Runs the real CLI; SLOW_BATCH_SECONDS stretches training so the parent can kill it mid-epoch,
-# STARTED_EPOCHS_FILE records each epoch as it starts.
+# Runs the real CLI. STARTED_EPOCHS_FILE records each epoch as it starts. With STALL_AT_EPOCH=e the
+# process stops inside epoch e (after its first batch) and writes "stalled" until it is killed:
+# a SIGKILL mid-epoch, at a known point, with epoch e-1's checkpoint on disk.
 DRIVER = textwrap.dedent("""
     import json, os, sys, time
     from recbole_bert4rec import cli, trainer
     from recbole_bert4rec.dataloader import MaskedItemSequenceDataLoader
 
-    delay = float(os.environ.get("SLOW_BATCH_SECONDS", "0"))
-    collate = MaskedItemSequenceDataLoader.collate_fn
-    def slow_collate(self, index):
-        time.sleep(delay)
-        return collate(self, index)
-    MaskedItemSequenceDataLoader.collate_fn = slow_collate
+    stall_at = int(os.environ.get("STALL_AT_EPOCH", "-1"))
+    progress = {"epoch": None, "batches": 0}
 
     train_epoch = trainer.SafeCheckpointMixin._train_epoch
     def recording_train_epoch(self, train_data, epoch_idx, **kwargs):
         with open(os.environ["STARTED_EPOCHS_FILE"], "a") as f:
             f.write(f"{epoch_idx}\\n")
+        progress.update(epoch=epoch_idx, batches=0)
         return train_epoch(self, train_data, epoch_idx, **kwargs)
     trainer.SafeCheckpointMixin._train_epoch = recording_train_epoch
 
-    run = cli.run_recbole
-    def run_and_record(*args, **kwargs):
-        result = run(*args, **kwargs)
-        with open("result.json", "w") as f:
-            json.dump({key: result[key] for key in ("best_valid_score", "best_valid_result", "test_result")}, f)
+    collate = MaskedItemSequenceDataLoader.collate_fn
+    def stalling_collate(self, index):
+        progress["batches"] += 1
+        if progress["epoch"] == stall_at and progress["batches"] == 2:
+            open("stalled", "w").close()
+            time.sleep(300)
+        return collate(self, index)
+    MaskedItemSequenceDataLoader.collate_fn = stalling_collate
+
+    evaluate = trainer.SafeCheckpointMixin.evaluate
+    def recording_evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
+        result = evaluate(self, eval_data, load_best_model, model_file, show_progress)
+        if load_best_model:  # the final test evaluation (validation passes load_best_model=False)
+            with open("result.json", "w") as f:
+                json.dump({"best_valid_score": self.best_valid_score, "best_valid_result":
+                           dict(self.best_valid_result), "test_result": dict(result)}, f)
         return result
-    cli.run_recbole = run_and_record
+    trainer.SafeCheckpointMixin.evaluate = recording_evaluate
+
     sys.exit(cli.main(sys.argv[1:]))
 """)
 
 
-def start_run(folder, config_file, *extra_args, slow=0.0):
+def start_run(folder, config_file, *extra_args, stall_at_epoch=-1):
     os.makedirs(folder, exist_ok=True)
     env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               SLOW_BATCH_SECONDS=str(slow), STARTED_EPOCHS_FILE=os.path.join(folder, "started_epochs.txt"))
+               STALL_AT_EPOCH=str(stall_at_epoch), STARTED_EPOCHS_FILE=os.path.join(folder, "started_epochs.txt"))
     command = [sys.executable, os.path.join(os.path.dirname(folder), "driver.py"), "--model=BERT4Rec",
                "--dataset=tiny", f"--config_files={config_file}", *extra_args]
     return subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -69,11 +79,8 @@ def finish(process, timeout=120):
 
 
 def started_epochs(folder):
-    path = os.path.join(folder, "started_epochs.txt")
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [int(line) for line in f if line.endswith("\n")]
+    with open(os.path.join(folder, "started_epochs.txt")) as f:
+        return [int(line) for line in f]
 
 
 def last_checkpoints(folder):
@@ -89,14 +96,12 @@ def test_sigkilled_run_resumes_to_the_same_result_as_an_uninterrupted_run(tmp_pa
     uninterrupted, killed = str(tmp_path / "uninterrupted"), str(tmp_path / "killed")
 
     reference = start_run(uninterrupted, config_file)
-    victim = start_run(killed, config_file, slow=0.1)
+    victim = start_run(killed, config_file, stall_at_epoch=2)
     try:
-        # Epoch 1 starting means epoch 0's checkpoint is written; its slowed batches give the kill
-        # a wide window inside the epoch.
         deadline = time.monotonic() + 120
-        while len(started_epochs(killed)) < 2:
+        while not os.path.exists(os.path.join(killed, "stalled")):
             assert victim.poll() is None, victim.stderr.read()[-3000:]
-            assert time.monotonic() < deadline, "training did not reach epoch 1"
+            assert time.monotonic() < deadline, "training did not reach epoch 2"
             time.sleep(0.01)
         victim.send_signal(signal.SIGKILL)
         assert victim.wait(timeout=30) == -signal.SIGKILL
@@ -105,14 +110,13 @@ def test_sigkilled_run_resumes_to_the_same_result_as_an_uninterrupted_run(tmp_pa
         victim.stderr.close()
     assert not os.path.exists(os.path.join(killed, "result.json"))  # it really died before finishing
     (checkpoint_file,) = last_checkpoints(killed)
-    killed_at = load_checkpoint(checkpoint_file)["epoch"]
-    assert started_epochs(killed)[-1] == killed_at + 1 < 6  # killed inside the epoch after its checkpoint
+    assert load_checkpoint(checkpoint_file)["epoch"] == 1  # killed inside epoch 2: epoch 1's checkpoint is the last
+    assert started_epochs(killed) == [0, 1, 2]
 
     finish(start_run(killed, config_file, "--resume"))
     finish(reference)
 
-    # The resumed process trained exactly the epochs after the checkpoint.
-    assert started_epochs(killed)[killed_at + 2:] == list(range(killed_at + 1, 6))
+    assert started_epochs(killed) == [0, 1, 2] + [2, 3, 4, 5]  # the resumed process redid epoch 2 only
     with open(os.path.join(uninterrupted, "result.json")) as a, open(os.path.join(killed, "result.json")) as b:
         assert json.load(a) == json.load(b)  # tolerance: none, exact equality
     (reference_last,) = last_checkpoints(uninterrupted)
