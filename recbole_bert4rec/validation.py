@@ -10,6 +10,7 @@ import difflib
 import os
 from logging import getLogger
 
+import numpy as np
 import pandas as pd
 
 FEATURE_TYPES = ("token", "token_seq", "float", "float_seq")
@@ -22,6 +23,8 @@ MIN_INTERACTIONS_FOR_SPLIT = {"valid_and_test": (3, "validation"), "valid_only":
 ROLES = {"USER_ID_FIELD": "user id", "ITEM_ID_FIELD": "item id", "TIME_FIELD": "time"}
 
 MAX_LISTED = 5
+
+CHUNK_ROWS = 1_000_000  # lines read at once; bounds the check's memory on large files
 
 
 class DataError(ValueError):
@@ -50,20 +53,57 @@ def check_interaction_file(config):
     _check_required_columns(columns, name, required)
     _check_load_col(config, name, required)
 
-    usecols = [f"{field}:{ftype}" for field, ftype in required.values()]
-    # Same NA rules as RecBole's read (pandas defaults), so "missing" means what RecBole will see.
-    frame = pd.read_csv(path, sep=separator, usecols=usecols, dtype=str, encoding=encoding,
-                        engine="c" if len(separator) == 1 else "python")
-    frame.columns = [field for field, _ in required.values()]
-    if frame.empty:
+    user, item, time = (field for field, _ in required.values())
+    summary = InteractionSummary(user, item)
+    for chunk in _read_chunks(path, separator, encoding, required):
+        _check_times(chunk, name, time)
+        _check_missing_ids(chunk, name, (user, item))
+        summary.add(chunk)
+    if summary.rows == 0:
         raise DataError(f"{name} has a header but no interactions ({path}). Fix: add one line per interaction "
                         f"under the header, e.g. 'alice{separator}item42{separator}1700000000'.")
-    user, item, time = (field for field, _ in required.values())
-    _check_times(frame, name, time)
-    _check_missing_ids(frame, name, (user, item))
-    _warn_duplicates(frame, name, (user, item, time))
-    _check_split_has_rows(config, frame, name, user)
-    _check_topk_fits_catalogue(config, frame, name, item)
+    _warn_duplicates(summary, name, (user, item, time))
+    _check_split_has_rows(config, summary.user_counts, name)
+    _check_topk_fits_catalogue(config, len(summary.items), name, item)
+
+
+class InteractionSummary:
+    """What the whole-file checks need, gathered chunk by chunk: memory ~ one chunk + users + items."""
+
+    def __init__(self, user, item):
+        self.user, self.item = user, item
+        self.rows = 0
+        self.row_hashes = []  # one uint64 per line, to find repeated lines across chunks
+        self.user_counts = pd.Series(dtype="float64")
+        self.items = set()
+
+    def add(self, chunk):
+        self.rows += len(chunk)
+        self.row_hashes.append(pd.util.hash_pandas_object(chunk, index=False).to_numpy())
+        self.user_counts = self.user_counts.add(chunk[self.user].value_counts(), fill_value=0)
+        self.items.update(chunk[self.item].unique())
+
+    def repeated_rows(self):
+        """Row numbers of lines equal to an earlier line."""
+        if not self.row_hashes:
+            return np.array([], dtype=np.int64)
+        hashes = np.concatenate(self.row_hashes)
+        _, first = np.unique(hashes, return_index=True)
+        repeated = np.ones(len(hashes), dtype=bool)
+        repeated[first] = False
+        return np.flatnonzero(repeated)
+
+
+def _read_chunks(path, separator, encoding, required):
+    usecols = [f"{field}:{ftype}" for field, ftype in required.values()]
+    # Same NA rules as RecBole's read (pandas defaults), so "missing" means what RecBole will see.
+    # The row index continues across chunks, so it still numbers the file's lines.
+    reader = pd.read_csv(path, sep=separator, usecols=usecols, dtype=str, encoding=encoding,
+                         engine="c" if len(separator) == 1 else "python", chunksize=CHUNK_ROWS)
+    with reader:
+        for chunk in reader:
+            chunk.columns = [field for field, _ in required.values()]
+            yield chunk
 
 
 def _read_header(path, name, separator, encoding, required):
@@ -155,22 +195,21 @@ def _check_missing_ids(frame, name, id_fields):
                             f"those lines (RecBole 1.2.1 would remove other lines in their place).")
 
 
-def _warn_duplicates(frame, name, key_fields):
-    duplicated = frame.index[frame.duplicated(subset=list(key_fields))]
-    if len(duplicated):
-        getLogger().warning(f"{name}, {_lines(duplicated)}: repeat an earlier ({', '.join(key_fields)}); they are "
+def _warn_duplicates(summary, name, key_fields):
+    repeated = summary.repeated_rows()
+    if len(repeated):
+        getLogger().warning(f"{name}, {_lines(repeated)}: repeat an earlier ({', '.join(key_fields)}); they are "
                             f"kept as repeated interactions. Set rm_dup_inter: first to drop repeated "
                             f"(user, item) pairs.")
 
 
-def _check_split_has_rows(config, frame, name, user):
+def _check_split_has_rows(config, counts, name):
     split = ((config["eval_args"] or {}).get("split") or {}).get("LS")
     if split not in MIN_INTERACTIONS_FOR_SPLIT:
         return  # dataset.build reports unsupported splits
     needed, evaluated = MIN_INTERACTIONS_FOR_SPLIT[split]
-    counts = frame[user].value_counts()
     if not (counts >= needed).any():
-        raise DataError(f"{name}: no user has {needed} or more interactions (the most is {counts.max()}), so "
+        raise DataError(f"{name}: no user has {needed} or more interactions (the most is {int(counts.max())}), so "
                         f"the leave-one-out split eval_args.split: {{LS: {split}}} leaves the {evaluated} set "
                         f"empty. Fix: add interactions, or use LS: test_only (users need 2).")
     single = int((counts == 1).sum())
@@ -178,10 +217,9 @@ def _check_split_has_rows(config, frame, name, user):
         getLogger().info(f"{name}: {single} user(s) with a single interaction are used for training only.")
 
 
-def _check_topk_fits_catalogue(config, frame, name, item):
+def _check_topk_fits_catalogue(config, n_items, name, item):
     topk = config["topk"]
     largest = max(topk) if isinstance(topk, (list, tuple)) and topk else topk
-    n_items = frame[item].nunique()
     if isinstance(largest, int) and largest > n_items:
         raise DataError(f"topk {topk} asks for more items than the {n_items} distinct {item}s in {name} "
                         f"(RecBole's evaluation would fail with 'selected index k out of range'). "

@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 
-from recbole_bert4rec import Config, cli, create_dataset, data_preparation, prepare, run_recbole
+from recbole_bert4rec import Config, cli, create_dataset, data_preparation, prepare, run_recbole, validation
 from recbole_bert4rec.checkpoint import CheckpointError, load_checkpoint
 from recbole_bert4rec.config_checks import ConfigError
 from recbole_bert4rec.inference import Recommender
@@ -156,6 +156,18 @@ def test_duplicate_rows_are_kept_with_a_warning_or_dropped_on_request(write_inte
     assert len(kept.inter_feat) == GOOD_LINES.count("\n") + 1
     _, deduplicated = load(data, rm_dup_inter="first")
     assert len(deduplicated.inter_feat) == GOOD_LINES.count("\n")
+
+
+def test_file_checks_read_in_chunks_still_see_the_whole_file(write_inter, monkeypatch, caplog):
+    monkeypatch.setattr(validation, "CHUNK_ROWS", 7)
+    lines = GOOD_LINES.splitlines(keepends=True)
+    data, _ = write_inter(HEADER + "".join(lines) + lines[0])  # repeats a line from the first chunk
+    with caplog.at_level(logging.WARNING):
+        load(data)
+    assert any(message.startswith(f"tiny.inter, line {len(lines) + 2}: repeat an earlier")
+               for message in caplog.messages)
+    data, _ = write_inter(HEADER + "".join(lines) + "u1\t\t5\n")
+    assert data_error(data).startswith(f"tiny.inter, line {len(lines) + 2}: item_id is empty.")
 
 
 def test_user_with_one_interaction_trains_but_is_not_evaluated(write_inter):
