@@ -10,6 +10,7 @@ Queries are scored ``batch_size`` at a time; memory beyond the model is one
 ``[batch_size, n_items]`` score matrix. ``python -m recbole_bert4rec.inference --help`` is the CLI.
 """
 
+import os
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -42,11 +43,16 @@ class _PlainConfig(dict):
         return self.get(key)
 
 
-class _Vocabulary:
-    """Sizes of the id spaces, all a model constructor asks of a dataset."""
+class _CheckpointData:
+    """What a model constructor reads of a RecBole dataset (id-space sizes; the interactions, e.g. for
+    popularity-based negative sampling), rebuilt from the checkpoint's snapshot."""
 
-    def __init__(self, sizes):
-        self.sizes = sizes
+    def __init__(self, snapshot):
+        self.uid_field, self.iid_field = snapshot["fields"]["user"], snapshot["fields"]["item"]
+        self.sizes = {field_name: len(tokens) for field_name, tokens in snapshot["id_tokens"].items()}
+        histories = snapshot.get("user_histories")
+        items = histories["items"].long() if histories is not None else torch.zeros(0, dtype=torch.long)
+        self.inter_feat = {self.iid_field: items}
 
     def num(self, field_name):
         return self.sizes[field_name]
@@ -68,6 +74,7 @@ class Recommender:
 
     @classmethod
     def from_checkpoint(cls, path, device="cpu"):
+        path = os.fspath(path)
         checkpoint = load_checkpoint(path, map_location=device)
         require_entries(checkpoint, path, "config", "state_dict", "dataset")
         # Current defaults under the saved config: checkpoints from before a key existed still build.
@@ -77,13 +84,13 @@ class Recommender:
             raise CheckpointError(f"{path!r} holds a {config['model']} model; inference supports "
                                   f"{', '.join(PLUGIN_MODELS)} checkpoints of recbole_bert4rec")
         snapshot = checkpoint["dataset"]
-        user_field, item_field = snapshot["fields"]["user"], snapshot["fields"]["item"]
-        user_tokens, item_tokens = snapshot["id_tokens"][user_field], snapshot["id_tokens"][item_field]
+        data = _CheckpointData(snapshot)
         config["device"] = torch.device(device)
-        model = model_class(config, _Vocabulary({user_field: len(user_tokens), item_field: len(item_tokens)}))
+        model = model_class(config, data)
         model.load_state_dict(checkpoint["state_dict"])
         model.load_other_parameter(checkpoint.get("other_parameter"))
-        return cls(model.to(device), user_tokens, item_tokens, snapshot.get("user_histories"), device)
+        return cls(model.to(device), snapshot["id_tokens"][data.uid_field], snapshot["id_tokens"][data.iid_field],
+                   snapshot.get("user_histories"), device)
 
     # ---- public API -------------------------------------------------------------------------
     def recommend_users(self, users, k=10, exclude_seen=True, batch_size=256):
