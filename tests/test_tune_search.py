@@ -87,8 +87,9 @@ def test_asha_search_prunes_weak_trials_and_writes_every_output(tiny_search):
     # A pruned trial stopped at the first rung: one validation, and no RecBole files beside Ray's checkpoint.
     pruned = outcome.table[outcome.table["config/learning_rate"] == 1e-6].iloc[0]
     assert pruned["validations"] == 1
-    assert not [name for name in os.listdir(pruned["path"]) if name.startswith("best-model-")]
-    assert os.path.isdir(os.path.join(pruned["path"], "log"))  # RecBole's ./log went into the trial folder
+    trial_dir = os.path.join(outcome.experiment_path, pruned["trial_dir"])
+    assert not [name for name in os.listdir(trial_dir) if name.startswith("best-model-")]
+    assert os.path.isdir(os.path.join(trial_dir, "log"))  # RecBole's ./log went into the trial folder
 
     # The best yaml is what run_recbole.py --config_files= reads: same model settings, same data.
     best_config = Config("BERT4Rec", "tiny", [outcome.best_config_yaml])
@@ -204,3 +205,13 @@ def test_same_search_runs_on_a_real_cluster_given_by_address(tiny_search, local_
     assert joined == [local_cluster]
     assert not ray.is_initialized()  # the driver left the cluster, the cluster itself is the fixture's
     assert_outputs_written(outcome)
+
+
+def test_optuna_search_algorithm_runs_when_optuna_is_installed(tiny_search):
+    pytest.importorskip("optuna")
+    config, storage_path = tiny_search
+    config["epochs"] = 1
+    outcome = run_search({"learning_rate": {"loguniform": [1e-3, 1e-2]}}, "BERT4Rec", "tiny", config_dict=config,
+                         options=options(storage_path, search_alg="optuna", num_samples=3, search_seed=1))
+    assert outcome.counts[COMPLETED] == 3
+    assert 1e-3 <= outcome.best_config["learning_rate"] <= 1e-2

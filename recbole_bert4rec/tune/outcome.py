@@ -113,6 +113,7 @@ def evaluate_on_test(setup, result, best_config):
     with cuda_visible_devices_kept(), working_directory(setup.folder), \
             result.checkpoint.as_directory() as checkpoint:
         config_dict = setup.plan.config_dict(best_config, setup.folder, gpu_ids)
+        config_dict["state"] = "WARNING"  # the summary below says what matters; the full config is in the yaml
         _, _, trainer, (_, _, test_data) = prepare(setup.plan.model, setup.plan.dataset, setup.plan.config_files,
                                                    config_dict)
         test = trainer.evaluate(test_data, load_best_model=True, model_file=model_file_in(checkpoint))

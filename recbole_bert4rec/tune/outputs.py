@@ -69,9 +69,9 @@ def results_table(results, metric, mode, searched_keys, ray_states=None):
             row["time_s"] = float(curve["time_total_s"].iloc[-1]) if "time_total_s" in curve else math.nan
         config = result.config or {}
         for key in searched_keys:
-            row[f"config/{key}"] = config.get(key)
+            row[f"config/{key}"] = tidy_floats(config.get(key))
         row["error"] = first_line(result.error) if result.error is not None else ""
-        row["path"] = result.path
+        row["trial_dir"] = os.path.basename(os.path.normpath(result.path))  # inside the experiment folder
         rows.append(row)
     table = pd.DataFrame(rows)
     for column in (metric, "best_epoch"):
