@@ -1,5 +1,6 @@
 """One trial without Ray: what it reports each epoch, what it leaves on disk, how it resumes."""
 
+import logging
 import os
 import shutil
 from contextlib import contextmanager
@@ -70,6 +71,25 @@ def test_trial_resumed_from_its_checkpoint_continues_after_that_epoch(fake_ray_s
     train_trial({"learning_rate": 1e-2}, plan)
 
     assert [metrics["epoch"] for metrics, _ in reports] == [2, 3]
+
+
+def test_a_reused_process_logs_each_trial_into_its_own_folder(fake_ray_session, tmp_path, monkeypatch):
+    plan, _, _ = fake_ray_session
+    plan.base_config["epochs"] = 1
+    plan.base_config["state"] = "INFO"
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])  # a fresh Ray worker's root logger, not pytest's
+    monkeypatch.setattr(trial, "PROCESS_LOG_HANDLERS", [])
+    for name in ("first", "second"):
+        folder = tmp_path / name
+        folder.mkdir()
+        monkeypatch.setattr(ray_compat, "trial_dir", lambda folder=folder: str(folder))
+        train_trial({"learning_rate": 1e-2}, plan)
+
+    for name in ("first", "second"):
+        logs = list((tmp_path / name / "log").rglob("*.log"))
+        assert len(logs) == 1 and "valid result" in logs[0].read_text()
+    trial.drop_earlier_trial_log_handlers()
 
 
 def test_trial_hands_ray_gpu_assignment_to_recbole():

@@ -80,11 +80,12 @@ def out_of_time(setup, wall_time_s):
 
 def finish_with_best(setup, outcome, best, best_result):
     outcome.best_trial = best["trial"]
-    outcome.best_config = tidy_floats(to_plain({key: best_result.config[key] for key in setup.space}))
+    sampled = {key: best_result.config[key] for key in setup.space}
+    outcome.best_config = tidy_floats(to_plain(sampled))
     outcome.best_epoch = int(best["best_epoch"])
     outcome.best_valid_result = {column: float(best[column]) for column in outcome.table.columns
                                  if "@" in column and pd.notna(best[column])}
-    outcome.test_result = evaluate_on_test(setup, best_result, outcome.best_config)
+    outcome.test_result = evaluate_on_test(setup, best_result, sampled)
     counts = outcome.counts
     summary = [
         f"Best of {len(outcome.table)} trials ({counts[PRUNED]} pruned, {counts[ERROR]} errors) "

@@ -1,5 +1,6 @@
 """What one Ray Tune trial runs: train with RecBole's ``fit`` and report every validation to Ray."""
 
+import logging
 import os
 import shutil
 import tempfile
@@ -13,6 +14,11 @@ from recbole_bert4rec.tune import ray_compat
 # Reported True with the validation after which the trial ends by itself. Ray's own `done` cannot tell this:
 # it is also set on the last result of a trial the scheduler stopped.
 LAST_VALIDATION = "last_validation"
+
+# Root-logger handlers this process had before any trial. Ray reuses a process for the next trial, and RecBole's
+# init_logger (a logging.basicConfig call) does nothing while an earlier trial's handlers remain: the new trial's
+# log would go on into the first trial's file.
+PROCESS_LOG_HANDLERS = list(logging.getLogger().handlers)
 
 
 @dataclass
@@ -103,11 +109,20 @@ def resume_from_ray_checkpoint(trainer):
         trainer.resume_checkpoint(model_file_in(folder))
 
 
+def drop_earlier_trial_log_handlers():
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if handler not in PROCESS_LOG_HANDLERS:
+            root.removeHandler(handler)
+            handler.close()
+
+
 def train_trial(sampled, plan):
     """Ray Tune function trainable. Runs inside the trial's own folder, so RecBole's ./log lands there."""
     trial_dir = os.path.abspath(ray_compat.trial_dir())
     os.makedirs(trial_dir, exist_ok=True)
     os.chdir(trial_dir)
+    drop_earlier_trial_log_handlers()
     config_dict = plan.config_dict(sampled, trial_dir, ray.get_gpu_ids())
     _, _, trainer, (train_data, valid_data, _) = prepare(
         plan.model, plan.dataset, plan.config_files, config_dict
