@@ -24,5 +24,8 @@ setup(
         "matplotlib>=3.7",  # PNG learning curves of the benchmarks and Ray Tune searches
     ],
     extras_require={"test": ["pytest>=7", "hypothesis>=6"]},
-    entry_points={"console_scripts": ["recbole-bert4rec=recbole_bert4rec.cli:main"]},
+    entry_points={"console_scripts": [
+        "recbole-bert4rec=recbole_bert4rec.cli:main",
+        "recbole-bert4rec-recommend=recbole_bert4rec.inference_cli:main",
+    ]},
 )
