@@ -4,7 +4,7 @@ import argparse
 import sys
 
 from recbole_bert4rec.checkpoint import CheckpointError
-from recbole_bert4rec.quick_start import run_recbole
+from recbole_bert4rec.quick_start import run
 
 
 def build_parser():
@@ -18,6 +18,12 @@ def build_parser():
     parser.add_argument("--resume", nargs="?", const="latest", default=None, metavar="CHECKPOINT",
                         help="continue a killed run from CHECKPOINT; --resume alone takes the newest "
                              "*-last.pth in checkpoint_dir")
+    # RecBole's run_recbole.py multi-process flags (torchrun launches need none of them).
+    parser.add_argument("--nproc", type=int, default=1, help="data-parallel processes on this machine")
+    parser.add_argument("--ip", default="localhost", help="address of the machine running global rank 0")
+    parser.add_argument("--port", default="5678", help="free TCP port on that machine")
+    parser.add_argument("--world_size", type=int, default=-1, help="processes over all machines (default: nproc)")
+    parser.add_argument("--group_offset", type=int, default=0, help="global rank of this machine's first process")
     return parser
 
 
@@ -25,7 +31,8 @@ def main(argv=None):
     args, overrides = build_parser().parse_known_args(sys.argv[1:] if argv is None else argv)
     config_files = args.config_files.strip().split() if args.config_files else None
     try:
-        run_recbole(args.model, args.dataset, config_files, cmd_args=overrides, resume_from=args.resume)
+        run(args.model, args.dataset, config_files, cmd_args=overrides, resume_from=args.resume, nproc=args.nproc,
+            world_size=args.world_size, ip=args.ip, port=args.port, group_offset=args.group_offset)
     except (ValueError, FileNotFoundError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

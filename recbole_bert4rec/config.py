@@ -10,6 +10,7 @@ from recbole.model.abstract_recommender import AbstractRecommender
 from recbole.utils import get_model as recbole_get_model
 
 from recbole_bert4rec.config_checks import check_bert4rec_config
+from recbole_bert4rec.distributed import init_process_group
 from recbole_bert4rec.model import BERT4Rec
 
 PLUGIN_MODELS = {"BERT4Rec": BERT4Rec}
@@ -92,6 +93,13 @@ class Config(RecBoleConfig):
                 raise ValueError(f"--{key} is given twice with different values ({cmd_config_dict[key]!r}, {value!r})")
             cmd_config_dict[key] = value
         return self._convert_config_dict(cmd_config_dict)
+
+    def _init_device(self):
+        # A launcher set local_rank: multi-process run, on CPU (gloo) too, not only RecBole's CUDA + NCCL.
+        if "local_rank" in self.final_config_dict:
+            init_process_group(self.final_config_dict)
+        else:
+            super()._init_device()
 
     def _get_model_and_dataset(self, model, dataset):
         if model is None:

@@ -6,6 +6,7 @@ items plus per-user offsets (memory ~ interactions) and cuts windows and masks i
 
 import numpy as np
 import torch
+from torch.utils.data.distributed import DistributedSampler
 
 from recbole.data.dataloader.abstract_dataloader import AbstractDataLoader
 from recbole.data.interaction import Interaction
@@ -64,7 +65,12 @@ class MaskedItemSequenceDataLoader(AbstractDataLoader):
         self.seed = config["seed"]
         self.epoch = 0
         self._batch_epoch = 0
+        # Page-locked batches copy to the GPU faster (RecBole's Interaction is not pinned by torch's loader).
+        self.pin_batches = config["device"] is not None and torch.device(config["device"]).type == "cuda"
         super().__init__(config, dataset, sampler, shuffle=shuffle)
+        if isinstance(self.sampler, DistributedSampler):
+            # RecBole's multi-process sampler shards users per rank with seed 0; every rank uses ours instead.
+            self.sampler.seed = self.seed
 
     def _init_batch_size_and_step(self):
         batch_size = self.config["train_batch_size"]
@@ -78,6 +84,8 @@ class MaskedItemSequenceDataLoader(AbstractDataLoader):
     def __iter__(self):
         # Re-seeding per epoch makes the shuffle order a function of (seed, epoch) too.
         self.generator.manual_seed(derive_seed(self.seed, self.epoch, 0))
+        if isinstance(self.sampler, DistributedSampler):
+            self.sampler.set_epoch(self.epoch)  # the same permutation on every rank, so the shards stay disjoint
         self._batch_epoch = self.epoch
         self.epoch += 1
         return super().__iter__()
@@ -93,8 +101,7 @@ class MaskedItemSequenceDataLoader(AbstractDataLoader):
             windows, self.mask_token, self.n_items, self.mask_ratio,
             self.last_item_ratio, self.replace_probs, generator,
         )
-        return Interaction({
-            self.uid_field: self.train_users[index],
-            self.item_seq_field: masked_seq,
-            MASK_LABELS_FIELD: labels,
-        })
+        batch = {self.uid_field: self.train_users[index], self.item_seq_field: masked_seq, MASK_LABELS_FIELD: labels}
+        if self.pin_batches:
+            batch = {field: tensor.pin_memory() for field, tensor in batch.items()}
+        return Interaction(batch)

@@ -8,6 +8,7 @@ from recbole_bert4rec.checkpoint import resolve_resume_file
 from recbole_bert4rec.config import Config, get_model
 from recbole_bert4rec.data import create_dataset, data_preparation
 from recbole_bert4rec.dataset import BERT4RecDataset
+from recbole_bert4rec.distributed import finish, spawn, torchrun_settings
 from recbole_bert4rec.seen_items import SeenItemFilter
 from recbole_bert4rec.trainer import get_trainer
 
@@ -60,3 +61,22 @@ def run_recbole(model=None, dataset=None, config_file_list=None, config_dict=Non
         "test_result": test_result,
         "saved_model_file": trainer.saved_model_file if saved else None,
     }
+
+
+def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_args=None, saved=True,
+        resume_from=None, nproc=1, world_size=-1, ip="localhost", port="5678", group_offset=0):
+    """RecBole's ``quick_start.run`` for our models: :func:`run_recbole` in one process, in ``nproc``
+    data-parallel ranks spawned here (``world_size`` ranks over all machines, this machine's first one
+    being ``group_offset``), or as one rank of a ``torchrun`` launch. Returns rank 0's result (``None``
+    on the other torchrun ranks)."""
+    kwargs = {"config_file_list": config_file_list, "cmd_args": cmd_args, "saved": saved, "resume_from": resume_from}
+    launched = torchrun_settings()
+    if launched is not None:
+        result = run_recbole(model, dataset, config_dict=dict(config_dict or {}, **launched), **kwargs)
+        finish(launched["local_rank"])
+        return result if launched["local_rank"] + launched["offset"] == 0 else None
+    if nproc == 1 and world_size <= 0:
+        return run_recbole(model, dataset, config_dict=config_dict, **kwargs)
+    group = {"world_size": nproc if world_size == -1 else world_size, "ip": ip, "port": str(port),
+             "nproc": nproc, "offset": group_offset}
+    return spawn(run_recbole, nproc, (model, dataset), dict(config_dict or {}, **group), kwargs)

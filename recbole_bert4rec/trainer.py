@@ -14,6 +14,7 @@ from recbole_bert4rec.checkpoint import (
     CheckpointError, best_model_path, dataset_snapshot, last_checkpoint_path, load_checkpoint, plain_config,
     require_entries, save_checkpoint, to_plain,
 )
+from recbole_bert4rec.distributed import DataParallelMixin
 from recbole_bert4rec.rng_state import capture_rng_state, restore_rng_state
 
 LR_SCHEDULES = ("constant", "linear", "cosine")
@@ -278,11 +279,12 @@ def get_trainer(model_type, model_name):
     """RecBole's trainer class for this model, with safe checkpoints mixed in."""
     base = recbole.utils.get_trainer(model_type, model_name)
     if base not in _TRAINER_CACHE:
-        _TRAINER_CACHE[base] = type(base.__name__, (SafeCheckpointMixin, base), {"__module__": __name__})
+        _TRAINER_CACHE[base] = type(base.__name__, (DataParallelMixin, SafeCheckpointMixin, base),
+                                    {"__module__": __name__})
     return _TRAINER_CACHE[base]
 
 
-class Trainer(SafeCheckpointMixin, RecBoleTrainer):
+class Trainer(DataParallelMixin, SafeCheckpointMixin, RecBoleTrainer):
     """RecBole's ``Trainer`` whose checkpoints load on torch >= 2.6 (stock RecBole's crash there)."""
 
 

@@ -1,0 +1,61 @@
+"""Data-parallel training on CPU: 2 gloo ranks through RecBole's own multi-process settings."""
+
+import os
+import socket
+
+import torch
+import torch.multiprocessing as mp
+
+from recbole_bert4rec import prepare
+from recbole_bert4rec.distributed import finish, torchrun_settings
+from recbole_bert4rec.quick_start import run
+from tests.tiny_data import tiny_config
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return str(s.getsockname()[1])
+
+
+def train_one_rank(local_rank, data_path, out_dir, port):
+    """One spawned rank: train 2 epochs on its shard, save its weights and the users it was given."""
+    os.chdir(out_dir)
+    config_dict = tiny_config(data_path, epochs=2, local_rank=local_rank, world_size=2, nproc=2, offset=0,
+                              ip="127.0.0.1", port=port)
+    config, model, trainer, (train, valid, _) = prepare("BERT4Rec", "tiny", config_dict=config_dict)
+    initial = {k: v.clone() for k, v in model.state_dict().items()}  # after DDP's broadcast from rank 0
+    train.sampler.set_epoch(0)
+    shard = list(train.sampler)
+    trainer.fit(train, valid, saved=False)
+    torch.save({"state_dict": model.state_dict(), "initial": initial, "shard": shard,
+                "n_users": train.sample_size, "backend": torch.distributed.get_backend()},
+               os.path.join(out_dir, f"rank{local_rank}.pt"))
+    finish(local_rank)
+
+
+def test_two_gloo_ranks_train_disjoint_shards_and_end_with_identical_weights(tiny_data, tmp_path):
+    mp.spawn(train_one_rank, args=(tiny_data, str(tmp_path), free_port()), nprocs=2, join=True)
+    rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1))
+    assert rank0["backend"] == "gloo"
+    for name, weight in rank0["state_dict"].items():
+        assert torch.equal(weight, rank1["state_dict"][name]), name
+    assert any(not torch.equal(w, rank0["initial"][k]) for k, w in rank0["state_dict"].items())  # it trained
+    assert all(torch.equal(w, rank1["initial"][k]) for k, w in rank0["initial"].items())  # same start
+    assert not set(rank0["shard"]) & set(rank1["shard"])
+    assert set(rank0["shard"]) | set(rank1["shard"]) == set(range(rank0["n_users"]))
+
+
+def test_quick_start_run_with_nproc_2_returns_rank_0_test_metrics(tiny_data, tmp_path):
+    result = run("BERT4Rec", "tiny", config_dict=tiny_config(tiny_data, epochs=2, ip="127.0.0.1"),
+                 nproc=2, port=free_port())
+    assert set(result["test_result"]) == {"hit@10", "ndcg@10", "mrr@10"}
+    assert os.path.isfile(result["saved_model_file"])  # one best-model file, written by rank 0, read by both
+
+
+def test_torchrun_environment_maps_to_recbole_settings():
+    env = {"LOCAL_RANK": "1", "RANK": "5", "WORLD_SIZE": "8", "LOCAL_WORLD_SIZE": "4",
+           "MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500"}
+    assert torchrun_settings(env) == {"local_rank": 1, "offset": 4, "world_size": 8, "nproc": 4,
+                                      "ip": "10.0.0.1", "port": "29500"}
+    assert torchrun_settings({"LOCAL_RANK": "0"}) is None
