@@ -192,6 +192,18 @@ def local_cluster(tmp_path):
             os.killpg(head.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        forget_cluster_address(f"127.0.0.1:{port}")
+
+
+def forget_cluster_address(address):
+    """`ray start` records its address for later `ray.init()` calls; drop the record if it is this head's."""
+    record = "/tmp/ray/ray_current_cluster"
+    try:
+        with open(record, encoding="utf-8") as f:
+            if f.read().strip() == address:
+                os.remove(record)
+    except FileNotFoundError:
+        pass
 
 
 def test_same_search_runs_on_a_real_cluster_given_by_address(tiny_search, local_cluster, monkeypatch):

@@ -27,3 +27,15 @@ def working_directory(path):
         yield
     finally:
         os.chdir(before)
+
+
+@contextmanager
+def environment_default(name, value):
+    """``name=value`` unless the user set ``name``; the process environment is restored afterwards."""
+    before = os.environ.get(name)
+    os.environ.setdefault(name, value)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)

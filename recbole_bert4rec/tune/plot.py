@@ -14,7 +14,7 @@ def plot_validation_curves(curves, statuses, metric, best_trial, path, title="",
     """``curves``: {trial: DataFrame with ``epoch`` and ``metric``}; ``statuses``: {trial: status};
     ``labels``: {trial: text after the trial id in the legend, e.g. its sampled values}."""
     labels = labels or {}
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(10, 5))
     for number, (trial, curve) in enumerate(curves.items()):
         if not len(curve):
             continue
@@ -32,10 +32,9 @@ def plot_validation_curves(curves, statuses, metric, best_trial, path, title="",
     ax.set_ylabel(f"validation {metric}")
     ax.set_title(title or f"validation {metric} per epoch")
     ax.grid(alpha=0.3)
-    if ax.lines:
-        ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    if ax.lines:  # below the axes: labels carry every sampled value and would hide the curves
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.12), frameon=False)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
 

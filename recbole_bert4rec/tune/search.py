@@ -6,6 +6,7 @@ import time
 from ray import tune
 
 from recbole_bert4rec.tune import ray_compat
+from recbole_bert4rec.tune.environment import environment_default
 from recbole_bert4rec.tune.outcome import write_outcome
 from recbole_bert4rec.tune.plan import SEARCH_ALGORITHMS, SETTINGS_FILE, SearchSetup, plan_search
 from recbole_bert4rec.tune.ray_runtime import ray_session
@@ -109,8 +110,7 @@ def resume_search(experiment_path, address=None, num_cpus=None, retry_errored=Fa
 def execute(setup, make_tuner):
     started = time.time()
     # Ray 2.6 ignores progress_reporter under its new console output; the CLIReporter table needs the old one.
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    with ray_session(setup.options):
+    with environment_default("RAY_AIR_NEW_OUTPUT", "0"), ray_session(setup.options):
         result_grid = make_tuner().fit()
         results = list(result_grid)
         ray_states = ray_compat.trial_states(result_grid)
