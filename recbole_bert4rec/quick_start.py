@@ -5,7 +5,7 @@ from logging import getLogger
 from recbole.utils import ModelType, init_logger, init_seed, set_color
 
 from recbole_bert4rec.checkpoint import resolve_resume_file
-from recbole_bert4rec.config import Config, get_model
+from recbole_bert4rec.config import Config
 from recbole_bert4rec.data import create_dataset, data_preparation
 from recbole_bert4rec.dataset import BERT4RecDataset
 from recbole_bert4rec.distributed import finish, spawn, torchrun_settings
@@ -27,7 +27,8 @@ def prepare(model=None, dataset=None, config_file_list=None, config_dict=None, c
                    and not isinstance(data, BERT4RecDataset) else None)
     train_data, valid_data, test_data = data_preparation(config, data)
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
-    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    # config.model_class, not a lookup by name: a RecBole class passed in shares our model's name.
+    model = config.model_class(config, train_data._dataset).to(config["device"])
     logger.info(model)
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
     trainer.seen_filter = seen_filter

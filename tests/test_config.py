@@ -86,3 +86,11 @@ def test_recbole_bert4rec_yaml_keys_keep_their_meaning(tiny_data, tmp_path):
 def test_bad_values_fail_before_loading_data(key, value, message, tmp_path):
     with pytest.raises(ConfigError, match=message):
         Config("BERT4Rec", "nowhere", config_dict=tiny_config(str(tmp_path), **{key: value}))
+
+
+def test_recbole_builtin_class_passed_in_is_the_model_that_runs(tiny_data):
+    from recbole_bert4rec import prepare
+    _, model, _, _ = prepare(RecBoleBERT4Rec, "tiny", config_dict={"data_path": tiny_data, "load_col": None,
+                                                                 "show_progress": False, "state": "WARNING",
+                                                                 "train_neg_sample_args": None})
+    assert type(model) is RecBoleBERT4Rec
