@@ -30,12 +30,12 @@ class SearchOutcome:
     curves_png: str
     wall_time_s: float
     interrupted: bool = False  # True: no test, no best yaml; resume the search to finish it
-    best_trial: str = None
-    best_config: dict = None
-    best_epoch: int = None
-    best_valid_result: dict = None
-    test_result: dict = None
-    best_config_yaml: str = None
+    best_trial: str | None = None
+    best_config: dict | None = None
+    best_epoch: int | None = None
+    best_valid_result: dict | None = None
+    test_result: dict | None = None
+    best_config_yaml: str | None = None
     table: object = None  # pandas DataFrame, best first
 
 

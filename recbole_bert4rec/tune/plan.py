@@ -31,17 +31,17 @@ class SearchOptions:
     num_samples: int = 1  # with grid entries: repeats of the whole grid
     cpus_per_trial: float = 1
     gpus_per_trial: float = 0  # fractions share a GPU, e.g. 0.5 = two trials per GPU
-    max_concurrent: int = None
-    time_budget_s: float = None
+    max_concurrent: int | None = None
+    time_budget_s: float | None = None
     scheduler: str = "asha"  # asha | fifo
     grace_period: int = 1  # ASHA: validations every trial gets before it can be pruned
     reduction_factor: float = 2  # ASHA: keep the best 1/reduction_factor at each rung
-    search_alg: str = None  # None (random/grid) | optuna | hyperopt
-    search_seed: int = None  # seeds the sampling of configurations
+    search_alg: str | None = None  # None (random/grid) | optuna | hyperopt
+    search_seed: int | None = None  # seeds the sampling of configurations
     storage_path: str = "ray_results"
-    name: str = None  # default: <model>-<dataset>-<date>_<time>
-    address: str = None  # Ray cluster to join; default RAY_ADDRESS, else a local Ray started here
-    num_cpus: int = None  # local Ray only: CPUs it may use (default: all)
+    name: str | None = None  # default: <model>-<dataset>-<date>_<time>
+    address: str | None = None  # Ray cluster to join; default RAY_ADDRESS, else a local Ray started here
+    num_cpus: int | None = None  # local Ray only: CPUs it may use (default: all)
 
 
 @dataclass

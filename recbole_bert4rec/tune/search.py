@@ -1,5 +1,6 @@
 """Run (or resume) a Ray Tune search: ASHA on per-epoch validation, failures recorded, best trial tested once."""
 
+import importlib
 import os
 import time
 
@@ -20,7 +21,7 @@ def build_search_alg(options):
         from ray.tune.search.basic_variant import BasicVariantGenerator
         return BasicVariantGenerator(max_concurrent=options.max_concurrent or 0, random_state=options.search_seed)
     _, module_name, class_name, seed_argument = SEARCH_ALGORITHMS[options.search_alg]
-    module = __import__(module_name, fromlist=[class_name])
+    module = importlib.import_module(module_name)
     seed = {seed_argument: options.search_seed} if options.search_seed is not None else {}
     return getattr(module, class_name)(**seed)
 
