@@ -111,3 +111,8 @@ def test_workers_get_the_source_checkout_on_their_path():
     checkout = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = ray_runtime.code_runtime_env()
     assert env["env_vars"]["PYTHONPATH"].split(os.pathsep)[0] == checkout
+
+
+def test_cloud_storage_uri_is_refused_before_ray_starts(capsys):
+    assert main(["--storage-path=s3://bucket/experiments", "--epochs=1"]) == 2
+    assert "use a folder every node mounts" in capsys.readouterr().err

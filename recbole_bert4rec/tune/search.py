@@ -81,6 +81,9 @@ def run_search(space=None, model="BERT4Rec", dataset="ml-100k", config_file_list
     """
     setup = plan_search(space, model, dataset, config_file_list, config_dict, cmd_args, options)
     options = setup.options
+    if "://" in options.storage_path:
+        raise ValueError(f"storage_path {options.storage_path!r}: outputs are written with plain file access; for a "
+                         f"multi-node cluster use a folder every node mounts (e.g. NFS) instead of a cloud URI")
     options.storage_path = os.path.abspath(options.storage_path)
     options.name = options.name or f"{setup.plan.model}-{setup.plan.dataset}-{time.strftime('%Y%m%d_%H%M%S')}"
     if os.path.exists(os.path.join(setup.folder, SETTINGS_FILE)):
