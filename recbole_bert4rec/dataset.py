@@ -13,6 +13,8 @@ from recbole.data.dataset import SequentialDataset
 from recbole.data.interaction import Interaction
 from recbole.utils import FeatureSource, FeatureType
 
+from recbole_bert4rec.fast_csv import c_parser_for_recbole_reads
+
 # Eval-row field: how many of the user's interactions precede the target (untruncated),
 # so seen items beyond the model's window can still be removed from the ranking.
 HISTORY_LENGTH_FIELD = "full_history_length"
@@ -28,6 +30,10 @@ class BERT4RecDataset(SequentialDataset):
         user_seq_offsets: LongTensor [user_num + 1], user ``u`` owns
             ``user_item_seq[offsets[u]:offsets[u + 1]]``.
     """
+
+    def _load_feat(self, filepath, source):
+        with c_parser_for_recbole_reads():  # same frame as RecBole's python-engine read, ~4x faster
+            return super()._load_feat(filepath, source)
 
     def _change_feat_format(self):
         # Skip SequentialDataset's prefix augmentation; declare the list fields it would have made.
