@@ -7,7 +7,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.9,<3.12",  # ray 2.6.3 (RecBole 1.2.1's ceiling) has no wheels for Python >= 3.12
-    packages=["recbole_bert4rec", "recbole_bert4rec.properties"],
+    packages=["recbole_bert4rec", "recbole_bert4rec.tune", "recbole_bert4rec.properties"],
     # properties/ sits at the top of the repo (RecBole-GNN layout) and ships inside the package.
     package_dir={"recbole_bert4rec.properties": "properties"},
     package_data={"recbole_bert4rec.properties": ["*.yaml", "*/*.yaml"]},
@@ -23,9 +23,13 @@ setup(
         "pyyaml>=6",
         "matplotlib>=3.7",  # PNG learning curves of the benchmarks and Ray Tune searches
     ],
-    extras_require={"test": ["pytest>=7", "hypothesis>=6"]},
+    extras_require={
+        "test": ["pytest>=7", "hypothesis>=6"],
+        "optuna": ["optuna>=3.6,<4"],  # --search-alg optuna (3.6.1 checked against Ray 2.6.3's wrapper)
+    },
     entry_points={"console_scripts": [
         "recbole-bert4rec=recbole_bert4rec.cli:main",
         "recbole-bert4rec-recommend=recbole_bert4rec.inference_cli:main",
+        "recbole-bert4rec-tune=recbole_bert4rec.tune.cli:main",
     ]},
 )
