@@ -12,7 +12,9 @@ scales, each in a child process under a hard address-space cap (``RLIMIT_AS``) s
 the machine down; it reports build time and peak RSS, or the stage where the cap stopped it, and a
 linear extrapolation to full size.
 
-``measure``: one measurement of either system (used by the two modes above and by gpu_check.py).
+``variants``: full softmax vs sampled softmax, float32 vs bf16 autocast, timed on the same batches.
+
+``measure``: one measurement of either system (used by the modes above and by gpu_check.py).
 
     python benchmarks/make_synthetic.py --out /tmp/b4r-scale
     python benchmarks/scale.py ours --data-path /tmp/b4r-scale --out benchmarks/results/scale/ours-ml20m.json
@@ -56,7 +58,7 @@ class Report:
     """A JSON file rewritten after each phase."""
 
     def __init__(self, path, **header):
-        self.path = path
+        self.path = os.path.abspath(path)  # measurements run in their own temporary folder
         self.data = dict(header, load_avg_start=os.getloadavg()[0], phases={})
         self.write()
 
@@ -222,6 +224,66 @@ def measure_in_child(args, **overrides):
     return result
 
 
+# Loss x precision settings compared by ``variants`` on the same batches.
+VARIANTS = {
+    "CE/fp32": {"loss_type": "CE", "bf16_autocast": False},
+    "CE/bf16": {"loss_type": "CE", "bf16_autocast": True},
+    "sampled_softmax/fp32": {"loss_type": "sampled_softmax", "bf16_autocast": False},
+    "sampled_softmax/bf16": {"loss_type": "sampled_softmax", "bf16_autocast": True},
+}
+
+
+def run_variants(args):
+    """Build once, then time each VARIANT on the same pre-drawn batches, alternating (A B C D A B C D ...)."""
+    sys.path.insert(0, REPO)
+    import statistics
+    import torch
+    from recbole_bert4rec.config import Config
+    from recbole_bert4rec.data import create_dataset, data_preparation
+    from recbole_bert4rec.model import BERT4Rec
+
+    os.chdir(tempfile.mkdtemp(prefix="b4r-variants-"))
+    config_dict = dict(ARCHITECTURE, **QUIET, data_path=args.data_path, train_batch_size=args.batch, seed=2024,
+                       gpu_id="" if args.device == "cpu" else "0", checkpoint_dir="saved")
+    report = Report(args.out, mode="variants", dataset=args.dataset, config=config_dict, repeats=args.repeats,
+                    batches_per_repeat=args.train_batches, torch_threads=torch.get_num_threads())
+    config = Config(BERT4Rec, args.dataset, config_dict=config_dict)
+    train, _, _ = data_preparation(config, create_dataset(config))
+    device = config["device"]
+    batches = [batch.to(device) for batch in itertools.islice(train, args.train_batches)]
+    timings = {name: {"wall": [], "cpu": []} for name in VARIANTS}
+    for repeat in [None] + list(range(args.repeats)):  # round None warms every code path up, untimed
+        for name, settings in VARIANTS.items():
+            for key, value in settings.items():
+                config[key] = value
+            torch.manual_seed(repeat or 0)
+            model = BERT4Rec(config, train._dataset).to(device)
+            optimizer = torch.optim.Adam(model.parameters(), lr=config["learning_rate"])
+            model.train()
+            clock = Stopwatch(device)
+            for batch in batches:
+                optimizer.zero_grad()
+                model.calculate_loss(batch).backward()
+                optimizer.step()
+            wall, cpu = clock.read()
+            if repeat is None:
+                continue
+            timings[name]["wall"].append(wall / len(batches))
+            timings[name]["cpu"].append(cpu / len(batches))
+            samples = sum(len(batch) for batch in batches)
+            report.phase(f"{name}/repeat{repeat}", seconds_per_batch=round(wall / len(batches), 3),
+                         cpu_seconds_per_batch=round(cpu / len(batches), 3), samples_per_s=round(samples / wall, 1))
+    baseline = statistics.median(timings["CE/fp32"]["wall"])
+    report.data["median"] = {
+        name: {"seconds_per_batch": round(statistics.median(t["wall"]), 3),
+               "cpu_seconds_per_batch": round(statistics.median(t["cpu"]), 3),
+               "speedup_vs_CE_fp32": round(baseline / statistics.median(t["wall"]), 2)}
+        for name, t in timings.items()
+    }
+    report.write()
+    print(json.dumps(report.data["median"], indent=1))
+
+
 # ---- modes -----------------------------------------------------------------------------------
 def run_ours(args):
     args.system, args.evaluate = "ours", True
@@ -279,7 +341,7 @@ def extrapolate(results):
 
 def build_parser():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("mode", choices=["ours", "recbole", "measure"])
+    ap.add_argument("mode", choices=["ours", "recbole", "measure", "variants"])
     ap.add_argument("--system", choices=["ours", "recbole"], default="ours", help="measure mode only")
     ap.add_argument("--data-path", default="/tmp/b4r-scale")
     ap.add_argument("--dataset", default=DATASET)
@@ -291,6 +353,7 @@ def build_parser():
     ap.add_argument("--loss-type", default="CE")
     ap.add_argument("--device", default=None, help="cpu, or leave unset for RecBole's choice (cuda if present)")
     ap.add_argument("--report-every", type=int, default=25, help="batches between progress writes")
+    ap.add_argument("--repeats", type=int, default=3, help="variants mode: rounds over all variants")
     ap.add_argument("--scales", type=float, nargs="+", default=[0.01, 0.05, 0.1, 0.2])
     ap.add_argument("--cap-gib", type=float, default=None, help="address-space cap (recbole mode: default 12)")
     ap.add_argument("--out", required=True)
@@ -301,7 +364,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.mode == "recbole" and args.cap_gib is None:
         args.cap_gib = 12.0
-    {"ours": run_ours, "recbole": run_recbole_builds, "measure": measure}[args.mode](args)
+    modes = {"ours": run_ours, "recbole": run_recbole_builds, "measure": measure, "variants": run_variants}
+    modes[args.mode](args)
 
 
 if __name__ == "__main__":

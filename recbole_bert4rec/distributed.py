@@ -15,6 +15,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.nn.parallel import DistributedDataParallel
 
+from recbole_bert4rec.checkpoint import load_checkpoint
+
 # Environment variables torchrun sets for every worker.
 TORCHRUN_VARIABLES = ("LOCAL_RANK", "RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 
@@ -109,14 +111,23 @@ class DataParallelMixin:
             self.model, device_ids=[config["local_rank"]] if on_cuda else None,
             broadcast_buffers=has_persistent_buffers,
         )
-        # Checkpoint names carry a timestamp that can differ between ranks: use rank 0's everywhere.
+        # Checkpoint names carry a timestamp that can differ between ranks: use rank 0's everywhere (logs and
+        # results name it).
         names = [self.saved_model_file]
         dist.broadcast_object_list(names, src=0)
         self.saved_model_file = names[0]
 
     def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
         if eval_data and load_best_model and is_distributed(self.config):
-            dist.barrier()  # rank 0 writes the best model; the others read it only once it is there
+            # Only global rank 0 wrote the best model, perhaps on another machine: it reads the file and
+            # sends the weights, so checkpoint_dir need not be shared storage.
+            if dist.get_rank() == 0:
+                checkpoint = load_checkpoint(model_file or self.saved_model_file, map_location=self.device)
+                self.model.load_state_dict(checkpoint["state_dict"])
+                self.model.load_other_parameter(checkpoint.get("other_parameter"))
+            for tensor in self.model.state_dict().values():
+                dist.broadcast(tensor, src=0)  # state_dict tensors share storage with the model's
+            load_best_model = False
         return super().evaluate(eval_data, load_best_model=load_best_model, model_file=model_file,
                                 show_progress=show_progress)
 

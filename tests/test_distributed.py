@@ -2,6 +2,8 @@
 
 import os
 import socket
+import subprocess
+import sys
 
 import torch
 import torch.multiprocessing as mp
@@ -10,6 +12,11 @@ from recbole_bert4rec import prepare
 from recbole_bert4rec.distributed import finish, torchrun_settings
 from recbole_bert4rec.quick_start import run
 from tests.tiny_data import tiny_config
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUN = os.path.join(REPO, "run_recbole.py")
+SMALL = ["--hidden_size=16", "--inner_size=32", "--n_layers=1", "--MAX_ITEM_LIST_LENGTH=10", "--show_progress=False",
+         "--load_col=None"]
 
 
 def free_port():
@@ -51,6 +58,25 @@ def test_quick_start_run_with_nproc_2_returns_rank_0_test_metrics(tiny_data, tmp
                  nproc=2, port=free_port())
     assert set(result["test_result"]) == {"hit@10", "ndcg@10", "mrr@10"}
     assert os.path.isfile(result["saved_model_file"])  # one best-model file, written by rank 0, read by both
+
+
+def test_two_machines_without_shared_storage_through_the_cli_flags(tiny_data, tmp_path):
+    """world_size 2 from two launches of 1 process (RecBole's multi-machine flags), each its own checkpoint_dir:
+    only rank 0 has the best model and sends it to the other rank for the test evaluation."""
+    port, runs = free_port(), []
+    for offset in (0, 1):
+        folder = tmp_path / f"machine{offset}"
+        folder.mkdir()
+        args = ["--model=BERT4Rec", "--dataset=tiny", f"--data_path={tiny_data}", "--epochs=2", *SMALL,
+                f"--checkpoint_dir={folder / 'saved'}", "--nproc", "1", "--world_size", "2",
+                "--group_offset", str(offset), "--ip", "127.0.0.1", "--port", port]
+        runs.append(subprocess.Popen([sys.executable, RUN, *args], cwd=folder, env=dict(os.environ, PYTHONPATH=REPO),
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    logs = [run.communicate(timeout=300)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], logs[1][-3000:]
+    results = [next(line for line in log.splitlines() if "test result" in line).split("test result")[1] for log in logs]
+    assert results[0] == results[1]
+    assert not list((tmp_path / "machine1" / "saved").glob("*.pth"))  # rank 1 wrote no checkpoint, yet it tested
 
 
 def test_torchrun_environment_maps_to_recbole_settings():

@@ -52,19 +52,31 @@ def run_script(*args, timeout=600):
     return out
 
 
-def test_scale_benchmark_reports_build_train_evaluate_and_peak_memory(tmp_path):
-    out = tmp_path / "ours.json"
+def scale_on_mini_data(tmp_path, mode, *args):
+    """benchmarks/scale.py ``mode`` on a 60-user synthetic dataset; returns its JSON report."""
+    out = tmp_path / f"{mode}.json"
     run_script(os.path.join(BENCHMARKS, "make_synthetic.py"), "--out", str(tmp_path), "--name", "mini",
                "--users", "60", "--items", "80", "--interactions", "3000")
-    run_script(os.path.join(BENCHMARKS, "scale.py"), "ours", "--data-path", str(tmp_path), "--dataset", "mini",
-               "--train-batches", "2", "--batch", "16", "--report-every", "1", "--out", str(out))
-    report = json.loads(out.read_text())
+    run_script(os.path.join(BENCHMARKS, "scale.py"), mode, "--data-path", str(tmp_path), "--dataset", "mini",
+               *args, "--out", str(out))
+    return json.loads(out.read_text())
+
+
+def test_scale_benchmark_reports_build_train_evaluate_and_peak_memory(tmp_path):
+    report = scale_on_mini_data(tmp_path, "ours", "--train-batches", "2", "--batch", "16", "--report-every", "1")
     assert report["outcome"] == "done" and report["fits_24_gib"]
     phases = report["phases"]
     assert phases["build"]["users"] == 60 and phases["build"]["train_samples"] == 60
     assert phases["train"]["batches"] == 2 and phases["train"]["samples"] == 32 and phases["train"]["samples_per_s"] > 0
     assert phases["evaluate"]["users"] == 60 and set(phases["evaluate"]["result"]) == {"hit@10", "ndcg@10", "mrr@10"}
     assert report["peak_rss_mib"] >= phases["build"]["peak_rss_mib"] > 0
+
+
+def test_variants_time_every_loss_and_precision_on_the_same_batches(tmp_path):
+    median = scale_on_mini_data(tmp_path, "variants", "--train-batches", "1", "--repeats", "1", "--batch", "8")["median"]
+    assert set(median) == {"CE/fp32", "CE/bf16", "sampled_softmax/fp32", "sampled_softmax/bf16"}
+    assert median["CE/fp32"]["speedup_vs_CE_fp32"] == 1.0
+    assert all(figures["seconds_per_batch"] > 0 for figures in median.values())
 
 
 def test_recbole_builds_are_capped_and_extrapolated_to_full_size(tmp_path):
