@@ -45,6 +45,15 @@ QUIET = {"show_progress": False, "state": "WARNING", "load_col": {"inter": ["use
          "user_inter_num_interval": None, "item_inter_num_interval": None}
 
 
+def tolerate_numpy_2():
+    """RecBole 1.2.1's Config reads np.float_, np.complex_ and np.unicode_, which numpy 2 removed. The project
+    pins numpy < 2; a GPU image that ships numpy 2 (see gpu_check.py) gets the old names back here."""
+    import numpy as np
+    for old, new in (("float_", "float64"), ("complex_", "complex128"), ("unicode_", "str_")):
+        if not hasattr(np, old):
+            setattr(np, old, getattr(np, new))
+
+
 def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
@@ -98,6 +107,7 @@ def measure(args):
     stage = "import"
     try:
         sys.path.insert(0, REPO)
+        tolerate_numpy_2()
         import torch
         from recbole.model.sequential_recommender import BERT4Rec as RecBoleBERT4Rec
         from recbole_bert4rec.config import Config
