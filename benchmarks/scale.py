@@ -104,6 +104,7 @@ def measure(args):
         cap = int(args.cap_gib * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))  # before torch allocates anything
     report = Report(args.out, system=args.system, dataset=args.dataset, cap_gib=args.cap_gib)
+    data_path = os.path.abspath(args.data_path)  # measurements run in their own temporary folder
     stage = "import"
     try:
         sys.path.insert(0, REPO)
@@ -117,7 +118,7 @@ def measure(args):
 
         workdir = tempfile.mkdtemp(prefix="b4r-scale-")
         os.chdir(workdir)
-        config_dict = dict(ARCHITECTURE, **QUIET, data_path=args.data_path, train_batch_size=args.batch,
+        config_dict = dict(ARCHITECTURE, **QUIET, data_path=data_path, train_batch_size=args.batch,
                            eval_batch_size=args.eval_batch, checkpoint_dir=os.path.join(workdir, "saved"),
                            seed=2024, gpu_id="" if args.device == "cpu" else "0")
         if args.system == "ours":
@@ -252,8 +253,9 @@ def run_variants(args):
     from recbole_bert4rec.data import create_dataset, data_preparation
     from recbole_bert4rec.model import BERT4Rec
 
+    data_path = os.path.abspath(args.data_path)
     os.chdir(tempfile.mkdtemp(prefix="b4r-variants-"))
-    config_dict = dict(ARCHITECTURE, **QUIET, data_path=args.data_path, train_batch_size=args.batch, seed=2024,
+    config_dict = dict(ARCHITECTURE, **QUIET, data_path=data_path, train_batch_size=args.batch, seed=2024,
                        gpu_id="" if args.device == "cpu" else "0", checkpoint_dir="saved")
     report = Report(args.out, mode="variants", dataset=args.dataset, config=config_dict, repeats=args.repeats,
                     batches_per_repeat=args.train_batches, torch_threads=torch.get_num_threads())
