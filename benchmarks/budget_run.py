@@ -14,6 +14,8 @@ import sys
 import tempfile
 import time
 
+import torch
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -22,12 +24,8 @@ class BudgetReached(Exception):
 
 
 def hardware():
-    try:
-        import torch
-        if torch.cuda.is_available():
-            return f"GPU {torch.cuda.get_device_name(0)}"
-    except ImportError:
-        pass
+    if torch.cuda.is_available():
+        return f"GPU {torch.cuda.get_device_name(0)}"
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -42,6 +40,8 @@ def train_with_budget(model, dataset, config_dict, budget_s, result_file, label=
     sys.path.insert(0, REPO)
     from recbole_bert4rec import prepare
 
+    load_before = os.getloadavg()[0]
+    result_file = os.path.abspath(result_file)  # the child works in its own temporary folder
     workdir = tempfile.mkdtemp(prefix="bench-")
     os.chdir(workdir)
     config_dict = dict(config_dict, checkpoint_dir=os.path.join(workdir, "saved"))
@@ -76,7 +76,10 @@ def train_with_budget(model, dataset, config_dict, budget_s, result_file, label=
         "best_epoch": best_epoch, "stopped_by": stopped_by, "setup_s": setup_s, "train_s": train_s,
         "epoch_times_s": epoch_times, "curve": curve, "best_valid_score": float(trainer.best_valid_score),
         "test": {k: float(v) for k, v in test_result.items()}, "hardware": hardware(),
+        "torch_threads": torch.get_num_threads(),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # 1-minute load average: these machines are shared, so say how busy the cores were.
+        "load_avg_start_end": [load_before, os.getloadavg()[0]],
         "config": {k: config_dict[k] for k in sorted(config_dict) if k != "checkpoint_dir"},
     }
     with open(result_file, "w") as f:
