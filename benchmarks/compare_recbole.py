@@ -48,6 +48,7 @@ def main(argv=None):
     parser.add_argument("--data-path", default=None)
     parser.add_argument("--budget-s", type=float, default=600)
     parser.add_argument("--rounds", type=int, default=2, help="A B pairs, alternated")
+    parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS))
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results", "compare-ml100k"))
     parser.add_argument("--child", nargs=2, metavar=("SYSTEM", "RESULT_FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -57,7 +58,7 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     runs = []
     for round_idx in range(args.rounds):
-        order = ["ours", "recbole"] if round_idx % 2 == 0 else ["recbole", "ours"]
+        order = args.systems if round_idx % 2 == 0 else args.systems[::-1]
         for system in order:
             result_file = os.path.join(args.out, f"run{round_idx}-{system}.json")
             child_args = ["--dataset", args.dataset, "--budget-s", str(args.budget_s), "--child", system, result_file]
@@ -66,7 +67,8 @@ def main(argv=None):
             print(f"round {round_idx}: {system} ...", flush=True)
             runs.append(run_child(os.path.abspath(__file__), child_args, result_file))
             print(f"  {system}: {runs[-1]['epochs']} epochs, test {runs[-1]['test']}", flush=True)
-    write_report(runs, args)
+    if set(args.systems) == set(SYSTEMS):
+        write_report(runs, args)
 
 
 def write_report(runs, args):
