@@ -102,11 +102,17 @@ class SampledSoftmaxLoss(nn.Module):
         return (torch.logsumexp(logits, dim=1) - pos).mean()
 
 
+def gbce_beta(n_negatives, n_items, t):
+    """gBCE's beta for k negatives; ids 1..n_items-1 are items, one of them the label."""
+    alpha = min(n_negatives / max(n_items - 2, 1), 1.0)
+    return alpha * (t * (1.0 - 1.0 / alpha) + 1.0 / alpha)
+
+
 class GBCELoss(nn.Module):
     """gBCE of gSASRec (Petrov & Macdonald, RecSys 2023) with k uniform negatives.
 
-    BCE whose positive term is log(sigmoid(s)^beta): with alpha = k / (n_items - 1) (the share of
-    negatives seen) and calibration t in [0, 1], beta = alpha * (t * (1 - 1/alpha) + 1/alpha).
+    BCE whose positive term is log(sigmoid(s)^beta): with alpha = k / (catalog size - 1) (the share of
+    the label's negatives that are seen) and calibration t in [0, 1], beta = alpha * (t * (1 - 1/alpha) + 1/alpha).
     t = 0 gives beta = 1 (plain BCE, overconfident under sampling); t = 1 gives beta = alpha, whose
     scores estimate full-catalog probabilities. Written with logsigmoid, so no clamping is needed.
     """
@@ -152,9 +158,3 @@ def build_loss(config, dataset, n_items):
     if loss_type == "gBCE":
         return GBCELoss(sampler, config["gbce_t"])
     raise ValueError(f"loss_type must be one of {', '.join(LOSS_TYPES)}, got {loss_type!r}")
-
-
-def gbce_beta(n_negatives, n_items, t):
-    """gBCE's beta for k negatives; ids 1..n_items-1 are items, one of them the label."""
-    alpha = min(n_negatives / max(n_items - 2, 1), 1.0)
-    return alpha * (t * (1.0 - 1.0 / alpha) + 1.0 / alpha)

@@ -73,7 +73,8 @@ def test_scale_benchmark_reports_build_train_evaluate_and_peak_memory(tmp_path):
 
 
 def test_variants_time_every_loss_and_precision_on_the_same_batches(tmp_path):
-    median = scale_on_mini_data(tmp_path, "variants", "--train-batches", "1", "--repeats", "1", "--batch", "8")["median"]
+    report = scale_on_mini_data(tmp_path, "variants", "--train-batches", "1", "--repeats", "1", "--batch", "8")
+    median = report["median"]
     assert set(median) == {"CE/fp32", "CE/bf16", "sampled_softmax/fp32", "sampled_softmax/bf16"}
     assert median["CE/fp32"]["speedup_vs_CE_fp32"] == 1.0
     assert all(figures["seconds_per_batch"] > 0 for figures in median.values())
