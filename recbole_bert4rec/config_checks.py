@@ -51,6 +51,7 @@ def check_bert4rec_config(config):
     for key in ("epochs", "train_batch_size", "eval_batch_size"):
         _require_int(config, key, 1)
     _require_int(config, "stopping_step", 0)
+    _require_int(config, "length_bucket_batches", 0)
     _require_prob(config, "mask_ratio", low_open=True, high_open=True)
     _require_prob(config, "hidden_dropout_prob", high_open=True)
     _require_prob(config, "attn_dropout_prob", high_open=True)

@@ -6,11 +6,11 @@ items plus per-user offsets (memory ~ interactions) and cuts windows and masks i
 
 import numpy as np
 import torch
-from torch.utils.data.distributed import DistributedSampler
 
 from recbole.data.dataloader.abstract_dataloader import AbstractDataLoader
 from recbole.data.interaction import Interaction
 
+from recbole_bert4rec.batching import length_bucketed_order
 from recbole_bert4rec.masking import mask_item_sequences, sample_windows
 
 # Interaction field holding the cloze labels (0 = not a label); the masked sequence goes
@@ -35,8 +35,10 @@ class MaskedItemSequenceDataLoader(AbstractDataLoader):
     """Yields ``Interaction``s with ``item_id_list`` (masked, left-padded, ``MAX_ITEM_LIST_LENGTH + 1``
     columns) and ``masked_item_labels``.
 
-    Masks depend only on (``seed``, epoch, first index of the batch), so they are identical with any
-    ``worker`` count and can be replayed after a resume by :meth:`set_epoch`.
+    The user order and the masks depend only on (``seed``, epoch, position of the batch), so they are
+    identical with any ``worker`` count and can be replayed after a resume by :meth:`set_epoch`.
+    Users of similar length share batches (``length_bucket_batches``), which the model turns into
+    narrower batches.
     """
 
     def __init__(self, config, dataset, sampler=None, shuffle=True):
@@ -65,12 +67,15 @@ class MaskedItemSequenceDataLoader(AbstractDataLoader):
         self.seed = config["seed"]
         self.epoch = 0
         self._batch_epoch = 0
+        self.lengths = (self.user_ends - self.user_starts).clamp(max=self.window)
+        self.shuffle_users = shuffle
+        self.bucket_batches = config["length_bucket_batches"] or 0
+        self.order = torch.arange(self.sample_size)
         # Page-locked batches copy to the GPU faster (RecBole's Interaction is not pinned by torch's loader).
         self.pin_batches = config["device"] is not None and torch.device(config["device"]).type == "cuda"
-        super().__init__(config, dataset, sampler, shuffle=shuffle)
-        if isinstance(self.sampler, DistributedSampler):
-            # RecBole's multi-process sampler shards users per rank with seed 0; every rank uses ours instead.
-            self.sampler.seed = self.seed
+        # torch's loader walks positions 0..N-1 in order (RecBole's DistributedSampler: rank r takes every
+        # world_size-th), and __iter__ maps them through our own order, the same on every rank.
+        super().__init__(config, dataset, sampler, shuffle=False)
 
     def _init_batch_size_and_step(self):
         batch_size = self.config["train_batch_size"]
@@ -82,17 +87,19 @@ class MaskedItemSequenceDataLoader(AbstractDataLoader):
         self.epoch = epoch
 
     def __iter__(self):
-        # Re-seeding per epoch makes the shuffle order a function of (seed, epoch) too.
-        self.generator.manual_seed(derive_seed(self.seed, self.epoch, 0))
-        if isinstance(self.sampler, DistributedSampler):
-            self.sampler.set_epoch(self.epoch)  # the same permutation on every rank, so the shards stay disjoint
+        if self.shuffle_users:
+            generator = torch.Generator().manual_seed(derive_seed(self.seed, self.epoch, 0))
+            self.order = length_bucketed_order(
+                self.lengths, self.config["train_batch_size"], self.bucket_batches, generator
+            )
         self._batch_epoch = self.epoch
         self.epoch += 1
         return super().__iter__()
 
-    def collate_fn(self, index):
-        index = torch.as_tensor(np.asarray(index), dtype=torch.long)
-        generator = torch.Generator().manual_seed(derive_seed(self.seed, self._batch_epoch, int(index[0]) + 1))
+    def collate_fn(self, positions):
+        positions = torch.as_tensor(np.asarray(positions), dtype=torch.long)
+        generator = torch.Generator().manual_seed(derive_seed(self.seed, self._batch_epoch, int(positions[0]) + 1))
+        index = self.order[positions]
         windows = sample_windows(
             self.items, self.user_starts[index], self.user_ends[index], self.window,
             self.random_window, generator,

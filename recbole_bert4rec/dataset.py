@@ -106,8 +106,15 @@ class BERT4RecDataset(SequentialDataset):
         return mode
 
     def _eval_rows(self, target_index, offsets):
-        """One row per target: the target interaction plus its (truncated) right-padded history."""
+        """One row per target: the target interaction plus its (truncated) right-padded history.
+
+        Rows are ordered by history length, so evaluation batches hold histories of similar
+        length and the model can cut them to their real width (metrics do not depend on row order).
+        """
         target_index = torch.as_tensor(target_index, dtype=torch.long)
+        users = self.inter_feat[self.uid_field][target_index].long()
+        kept = (target_index - torch.from_numpy(offsets)[users]).clamp(max=self.max_item_list_len)
+        target_index = target_index[torch.sort(kept, stable=True).indices]
         rows = self.inter_feat[target_index]
         users = rows[self.uid_field].long()
         user_start = torch.from_numpy(offsets)[users]

@@ -109,3 +109,14 @@ def left_align(item_seq, item_len, width):
     valid = source >= 0
     gathered = item_seq.gather(1, source.clamp(min=0, max=length - 1))
     return torch.where(valid, gathered, torch.zeros_like(gathered))
+
+
+def trim_leading_padding(item_seq, *aligned):
+    """Drop the leading columns that are padding in every row, from ``item_seq`` and each aligned tensor.
+
+    Left padding keeps every real item, so a batch of short sequences becomes a narrow batch;
+    position ids count from the end, so the model's output does not change.
+    """
+    real_columns = (item_seq != PADDING_ID).any(dim=0)
+    first = int(real_columns.int().argmax()) if bool(real_columns.any()) else item_seq.size(1) - 1
+    return (item_seq[:, first:], *(tensor[:, first:] for tensor in aligned))

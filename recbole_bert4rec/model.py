@@ -20,7 +20,7 @@ from recbole_bert4rec.config_checks import check_bert4rec_config
 from recbole_bert4rec.dataloader import MASK_LABELS_FIELD
 from recbole_bert4rec.dataset import HISTORY_LENGTH_FIELD
 from recbole_bert4rec.losses import build_loss
-from recbole_bert4rec.masking import left_align, mask_item_sequences
+from recbole_bert4rec.masking import left_align, mask_item_sequences, trim_leading_padding
 from recbole_bert4rec.seen_items import history_pairs
 from recbole_bert4rec.precision import bf16_autocast
 
@@ -146,8 +146,17 @@ class BERT4Rec(SequentialRecommender):
 
     # ---- encoder ---------------------------------------------------------------------------
     def forward(self, item_seq):
-        """item_seq: [B, seq_width] left-padded ids (may contain [MASK]) -> hidden states [B, seq_width, H]."""
-        positions = torch.arange(item_seq.size(1), device=item_seq.device)
+        """item_seq: [B, W <= seq_width] left-padded ids (may contain [MASK]) -> hidden states [B, W, H].
+
+        Position ids count from the last column, so a batch cut to its real width gives the same output.
+        """
+        width = item_seq.size(1)
+        if width > self.seq_width:
+            raise ValueError(
+                f"item_seq has {width} columns but the model takes at most {self.seq_width} "
+                f"(MAX_ITEM_LIST_LENGTH + 1); keep the newest {self.seq_width} or train with a larger MAX_ITEM_LIST_LENGTH"
+            )
+        positions = torch.arange(self.seq_width - width, self.seq_width, device=item_seq.device)
         x = self.item_embedding(item_seq) + self.position_embedding(positions)
         x = self.embedding_dropout(self.embedding_norm(x))
         key_padding_mask = (item_seq != 0)[:, None, None, :]  # True = may attend
@@ -167,6 +176,7 @@ class BERT4Rec(SequentialRecommender):
             masked_seq, labels = interaction[self.ITEM_SEQ], interaction[MASK_LABELS_FIELD]
         else:
             masked_seq, labels = self._mask_recbole_rows(interaction)
+        masked_seq, labels = trim_leading_padding(masked_seq, labels)
         with bf16_autocast(masked_seq.device, self.bf16):
             hidden = self.forward(masked_seq)
             is_label = labels > 0
@@ -190,8 +200,9 @@ class BERT4Rec(SequentialRecommender):
         """Append [MASK] right after the last real item (all MAX_ITEM_LIST_LENGTH history items kept)."""
         history = left_align(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN], self.seq_width - 1)
         mask_column = torch.full_like(history[:, :1], self.mask_token)
+        (sequence,) = trim_leading_padding(torch.cat([history, mask_column], dim=1))
         with bf16_autocast(history.device, self.bf16):  # the encoder only: scores stay float32 for ranking
-            return self.forward(torch.cat([history, mask_column], dim=1))[:, -1].float()
+            return self.forward(sequence)[:, -1].float()
 
     def predict(self, interaction):
         projected = self.output_projection(self._hidden_at_appended_mask(interaction))

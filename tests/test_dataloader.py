@@ -55,3 +55,18 @@ def test_train_memory_grows_with_interactions_not_times_length(tiny_data):
     assert train.items.numel() == n_interactions - len(valid._dataset) - len(test._dataset)
     assert "item_id_list" not in train._dataset.inter_feat  # no [rows x length] history matrix
     assert len(valid._dataset) == len(test._dataset) == 60  # one eval row per user
+
+
+def test_length_bucketing_makes_batches_narrower_and_still_covers_every_user_once(tiny_data):
+    def real_widths(train):
+        widths, users = [], []
+        for batch in train:
+            real = (batch["item_id_list"] > 0).any(dim=0)
+            widths.append(int(real.sum()))
+            users += batch["user_id"].tolist()
+        assert sorted(users) == sorted(set(users)) and len(users) == 60
+        return sum(widths)
+
+    plain, _, _ = loaders(tiny_data, length_bucket_batches=0, train_batch_size=8, MAX_ITEM_LIST_LENGTH=20)
+    bucketed, _, _ = loaders(tiny_data, length_bucket_batches=4, train_batch_size=8, MAX_ITEM_LIST_LENGTH=20)
+    assert real_widths(bucketed) < real_widths(plain)

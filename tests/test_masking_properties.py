@@ -151,11 +151,12 @@ class UserSequences:
         return N_ITEMS if field_name == self.iid_field else self.user_num
 
 
-def build_loader(users, batch_size, window, seed, random_window):
+def build_loader(users, batch_size, window, seed, random_window, bucket_batches=0):
     config = LoaderConfig(
         seed=seed, MODEL_TYPE=ModelType.SEQUENTIAL, single_spec=True, worker=0, transform=None,
         train_batch_size=batch_size, LIST_SUFFIX="_list", MAX_ITEM_LIST_LENGTH=window - 1, mask_ratio=0.3,
         last_item_mask_ratio=0.2, mask_replace_probs=None, train_window="random" if random_window else "latest",
+        length_bucket_batches=bucket_batches,
     )
     return MaskedItemSequenceDataLoader(config, UserSequences(users), shuffle=True)
 
@@ -164,9 +165,9 @@ loader_users = st.lists(st.lists(st.integers(1, N_ITEMS - 1), min_size=1, max_si
 
 
 @SETTINGS
-@given(loader_users, st.integers(1, 5), st.integers(3, 8), seeds, st.booleans())
-def test_each_epoch_masks_one_window_of_every_user(users, batch_size, window, seed, random_window):
-    loader = build_loader(users, batch_size, window, seed, random_window)
+@given(loader_users, st.integers(1, 5), st.integers(3, 8), seeds, st.booleans(), st.integers(0, 3))
+def test_each_epoch_masks_one_window_of_every_user(users, batch_size, window, seed, random_window, bucket_batches):
+    loader = build_loader(users, batch_size, window, seed, random_window, bucket_batches)
     batches = list(loader)
     user_ids = torch.cat([batch["user_id"] for batch in batches]).tolist()
     assert sorted(user_ids) == list(range(1, len(users) + 1))
@@ -182,9 +183,9 @@ def test_each_epoch_masks_one_window_of_every_user(users, batch_size, window, se
 
 
 @SETTINGS
-@given(loader_users, st.integers(1, 5), seeds, st.integers(0, 3))
-def test_set_epoch_replays_an_epoch_exactly(users, batch_size, seed, epoch):
-    loader = build_loader(users, batch_size, 6, seed, random_window=True)
+@given(loader_users, st.integers(1, 5), seeds, st.integers(0, 3), st.integers(0, 3))
+def test_set_epoch_replays_an_epoch_exactly(users, batch_size, seed, epoch, bucket_batches):
+    loader = build_loader(users, batch_size, 6, seed, random_window=True, bucket_batches=bucket_batches)
     for _ in range(epoch):
         list(loader)
     played = list(loader)

@@ -5,7 +5,7 @@ from recbole.data.interaction import Interaction
 
 from recbole_bert4rec import prepare
 from recbole_bert4rec.dataloader import MASK_LABELS_FIELD
-from recbole_bert4rec.masking import left_align
+from recbole_bert4rec.masking import left_align, trim_leading_padding
 from tests.tiny_data import tiny_config
 
 
@@ -72,7 +72,8 @@ def test_predict_matches_full_sort_scores_for_sampled_evaluation(tiny_data):
 
 
 def test_loss_uses_masked_positions_only(tiny_data):
-    _, model, (train, _, _) = build(tiny_data)
+    # a wide init, so that context visibly moves the loss of an untrained model
+    _, model, (train, _, _) = build(tiny_data, initializer_range=0.5)
     batch = next(iter(train))
     loss = model.calculate_loss(batch)
     unlabeled = Interaction({k: v.clone() for k, v in batch.interaction.items()})
@@ -108,3 +109,29 @@ def test_model_also_trains_on_recbole_prefix_rows(tiny_data):
     model.train()
     loss = model.calculate_loss(eval_batch(valid))
     assert torch.isfinite(loss) and loss > 0
+
+
+def test_a_batch_cut_to_its_real_width_gives_the_same_hidden_states(tiny_data):
+    _, model, (train, _, _) = build(tiny_data)
+    full = next(iter(train))["item_id_list"]
+    full = torch.cat([torch.zeros_like(full[:, :4]), full[:, 4:]], dim=1)  # at least 4 all-padding columns
+    (trimmed,) = trim_leading_padding(full)
+    assert trimmed.size(1) < full.size(1) and (trimmed[:, 0] > 0).any()
+    width = trimmed.size(1)
+    assert torch.allclose(model.forward(full)[:, -width:], model.forward(trimmed), atol=1e-5)
+
+
+def test_training_loss_equals_the_loss_of_the_full_width_batch(tiny_data):
+    _, model, (train, _, _) = build(tiny_data)
+    batch = next(iter(train))
+    labels = batch[MASK_LABELS_FIELD]
+    hidden = model.forward(batch["item_id_list"])[labels > 0]
+    expected = model.loss_fct(model.output_projection(hidden), labels[labels > 0],
+                              model.item_embedding.weight[: model.n_items], model.output_bias)
+    assert torch.allclose(model.calculate_loss(batch), expected, atol=1e-5)
+
+
+def test_forward_refuses_sequences_wider_than_the_model(tiny_data):
+    _, model, _ = build(tiny_data)
+    with pytest.raises(ValueError, match="at most 11 .*MAX_ITEM_LIST_LENGTH"):
+        model.forward(torch.ones(2, 12, dtype=torch.long))
