@@ -114,8 +114,10 @@ def write_report(out):
     for run in runs:
         groups.setdefault(run["label"].rsplit("-seed", 1)[0], []).append(run)
 
-    def cell(values):
-        return f"{values[0]:.4f}" if len(values) == 1 else f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
+    def cell(values, digits=4):
+        if len(values) == 1:
+            return f"{values[0]:.{digits}f}"
+        return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
     metrics = ["hit@1", "hit@5", "hit@10", "hit@20", "ndcg@5", "ndcg@10", "ndcg@20", "mrr@10"]
     lines = ["# ML-1M, full-corpus leave-one-out (seen items removed)", "",
@@ -124,7 +126,7 @@ def write_report(out):
     for name, group in sorted(groups.items()):
         lines.append(
             f"| {name} | {len(group)} | " + " | ".join(cell([r["test"][m] for r in group]) for m in metrics)
-            + f" | {cell([r['best_epoch'] for r in group])} | {cell([r['epochs'] for r in group])}"
+            + f" | {cell([r['best_epoch'] for r in group], 0)} | {cell([r['epochs'] for r in group], 0)}"
             f" | {statistics.median(r['train_s'] for r in group):.0f} | {group[0]['hardware']} |"
         )
     lines += ["", "Published anchors (same protocol):", "", "| source | HR@10 | NDCG@10 |", "| --- | ---: | ---: |"]
