@@ -85,3 +85,17 @@ def test_torchrun_environment_maps_to_recbole_settings():
     assert torchrun_settings(env) == {"local_rank": 1, "offset": 4, "world_size": 8, "nproc": 4,
                                       "ip": "10.0.0.1", "port": "29500"}
     assert torchrun_settings({"LOCAL_RANK": "0"}) is None
+
+
+def test_torchrun_launches_two_ranks_of_the_cli(tiny_data, tmp_path):
+    args = ["--model=BERT4Rec", "--dataset=tiny", f"--data_path={tiny_data}", "--epochs=2", *SMALL,
+            f"--checkpoint_dir={tmp_path / 'saved'}"]
+    run = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
+         RUN, *args],
+        cwd=tmp_path, env=dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS="1"),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "world_size = 2" in run.stdout and "test result" in run.stdout
+    assert len(list((tmp_path / "saved").glob("BERT4Rec-*.pth"))) >= 1
