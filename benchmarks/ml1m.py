@@ -129,12 +129,45 @@ def write_report(out):
             + f" | {cell([r['best_epoch'] for r in group], 0)} | {cell([r['epochs'] for r in group], 0)}"
             f" | {statistics.median(r['train_s'] for r in group):.0f} | {group[0]['hardware']} |"
         )
+    lines += curve_table(groups)
     lines += ["", "Published anchors (same protocol):", "", "| source | HR@10 | NDCG@10 |", "| --- | ---: | ---: |"]
     lines += [f"| {source} | {hr:.4f} | {ndcg:.4f} |" for source, hr, ndcg in PUBLISHED]
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
     plot_curves(groups, os.path.join(out, "curves.png"))
+
+
+CURVE_EPOCHS = (25, 50, 100, 150)
+CURVE_MINUTES = (30, 60, 120)
+
+
+def curve_table(groups):
+    """Best validation NDCG@10 reached by an epoch count and by a wall time: ablations compared at equal
+    work and at equal time (the two differ when a setting changes the cost of an epoch)."""
+    def best_by_epoch(curve, epochs):
+        return max((score for _, score in curve[:epochs]), default=None) if len(curve) >= epochs else None
+
+    def best_by_time(curve, seconds):
+        if not curve or curve[-1][0] < seconds * 0.98:  # the run ended before this time
+            return None
+        return max(score for t, score in curve if t <= seconds)
+
+    def cell(values):
+        values = [v for v in values if v is not None]
+        return f"{statistics.mean(values):.4f}" if values else ""
+
+    lines = ["", "Best validation NDCG@10 by epoch count and by wall time (mean over seeds; empty = not reached):", "",
+             "| system | " + " | ".join(f"{e} epochs" for e in CURVE_EPOCHS) + " | "
+             + " | ".join(f"{m} min" for m in CURVE_MINUTES) + " | s/epoch (median) | load avg start-end |",
+             "| --- | " + " | ".join("---:" for _ in CURVE_EPOCHS + CURVE_MINUTES) + " | ---: | --- |"]
+    for name, group in sorted(groups.items()):
+        epoch_cells = [cell([best_by_epoch(r["curve"], e) for r in group]) for e in CURVE_EPOCHS]
+        time_cells = [cell([best_by_time(r["curve"], m * 60) for r in group]) for m in CURVE_MINUTES]
+        per_epoch = statistics.median(t for r in group for t in r["epoch_times_s"]) if group[0]["epoch_times_s"] else 0
+        load = "; ".join("-".join(f"{x:.1f}" for x in r.get("load_avg_start_end", [])) for r in group)
+        lines.append(f"| {name} | " + " | ".join(epoch_cells + time_cells) + f" | {per_epoch:.1f} | {load} |")
+    return lines
 
 
 def plot_curves(groups, path):
