@@ -16,9 +16,6 @@ from recbole_bert4rec.masking import mask_item_sequences, sample_windows
 # Interaction field holding the cloze labels (0 = not a label); the masked sequence goes
 # into RecBole's usual ``item_id_list`` field.
 MASK_LABELS_FIELD = "masked_item_labels"
-# Per-row copy of (labels in this batch) / (labels an average batch of this size holds): the model
-# scales its mean loss by it, so every label weighs the same whether its batch holds short or long users.
-LOSS_SCALE_FIELD = "label_count_scale"
 
 # Golden-ratio increment of splitmix64: spreads (seed, epoch, batch) into unrelated seeds.
 _SEED_STEP = 0x9E3779B97F4A7C15
@@ -32,14 +29,6 @@ def derive_seed(*parts):
         value = (value * _SEED_STEP + int(part) + 1) % _SEED_MOD
         value ^= value >> 31
     return value
-
-
-def expected_labels_per_sample(lengths, mask_ratio, last_item_ratio):
-    """Mean number of cloze labels per sample under :func:`mask_item_sequences` (>= 1 label each)."""
-    lengths = lengths.double().clamp(min=1)
-    coin_flips = lengths * mask_ratio + (1 - mask_ratio) ** lengths  # forced label when every coin failed
-    per_user = last_item_ratio + (1 - last_item_ratio) * coin_flips
-    return float(per_user.mean()) if len(per_user) else 1.0
 
 
 class MaskedItemSequenceDataLoader(AbstractDataLoader):
@@ -82,7 +71,6 @@ class MaskedItemSequenceDataLoader(AbstractDataLoader):
         self.shuffle_users = shuffle
         self.bucket_batches = config["length_bucket_batches"] or 0
         self.order = torch.arange(self.sample_size)
-        self.labels_per_sample = expected_labels_per_sample(self.lengths, self.mask_ratio, self.last_item_ratio)
         # Page-locked batches copy to the GPU faster (RecBole's Interaction is not pinned by torch's loader).
         self.pin_batches = config["device"] is not None and torch.device(config["device"]).type == "cuda"
         # torch's loader walks positions 0..N-1 in order (RecBole's DistributedSampler: rank r takes every
@@ -120,9 +108,7 @@ class MaskedItemSequenceDataLoader(AbstractDataLoader):
             windows, self.mask_token, self.n_items, self.mask_ratio,
             self.last_item_ratio, self.replace_probs, generator,
         )
-        scale = float((labels > 0).sum()) / (len(index) * self.labels_per_sample)
-        batch = {self.uid_field: self.train_users[index], self.item_seq_field: masked_seq, MASK_LABELS_FIELD: labels,
-                 LOSS_SCALE_FIELD: torch.full((len(index),), scale)}
+        batch = {self.uid_field: self.train_users[index], self.item_seq_field: masked_seq, MASK_LABELS_FIELD: labels}
         if self.pin_batches:
             batch = {field: tensor.pin_memory() for field, tensor in batch.items()}
         return Interaction(batch)

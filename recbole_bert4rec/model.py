@@ -17,7 +17,7 @@ from recbole.model.abstract_recommender import SequentialRecommender
 from recbole.utils import InputType
 
 from recbole_bert4rec.config_checks import check_bert4rec_config
-from recbole_bert4rec.dataloader import LOSS_SCALE_FIELD, MASK_LABELS_FIELD
+from recbole_bert4rec.dataloader import MASK_LABELS_FIELD
 from recbole_bert4rec.dataset import HISTORY_LENGTH_FIELD
 from recbole_bert4rec.losses import build_loss
 from recbole_bert4rec.masking import left_align, mask_item_sequences, trim_leading_padding
@@ -181,13 +181,9 @@ class BERT4Rec(SequentialRecommender):
             hidden = self.forward(masked_seq)
             is_label = labels > 0
             hidden, labels = hidden[is_label], labels[is_label]  # only masked positions reach the head
-            loss = self.loss_fct(
+            return self.loss_fct(
                 self.output_projection(hidden), labels, self.item_embedding.weight[: self.n_items], self.output_bias
             )
-        if LOSS_SCALE_FIELD in interaction:
-            # our loader's batches of similar-length users hold very different label counts
-            loss = loss * interaction[LOSS_SCALE_FIELD][0]
-        return loss
 
     def _mask_recbole_rows(self, interaction):
         """Rows from RecBole's own prefix loader: history + target become one sequence, then masked."""

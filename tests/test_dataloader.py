@@ -1,8 +1,7 @@
 import torch
 
 from recbole_bert4rec import prepare
-from recbole_bert4rec.dataloader import LOSS_SCALE_FIELD, MASK_LABELS_FIELD, expected_labels_per_sample
-from recbole_bert4rec.masking import mask_item_sequences
+from recbole_bert4rec.dataloader import MASK_LABELS_FIELD
 from tests.tiny_data import tiny_config
 
 
@@ -71,25 +70,3 @@ def test_length_bucketing_makes_batches_narrower_and_still_covers_every_user_onc
     plain, _, _ = loaders(tiny_data, length_bucket_batches=0, train_batch_size=8, MAX_ITEM_LIST_LENGTH=20)
     bucketed, _, _ = loaders(tiny_data, length_bucket_batches=4, train_batch_size=8, MAX_ITEM_LIST_LENGTH=20)
     assert real_widths(bucketed) < real_widths(plain)
-
-
-def test_expected_labels_per_sample_matches_the_masks_drawn():
-    g = torch.Generator().manual_seed(0)
-    lengths = torch.tensor([1, 2, 3, 5, 8, 40, 201] * 300)
-    seq = (torch.arange(201).unsqueeze(0) >= 201 - lengths.unsqueeze(1)).long() * 7  # left-padded rows
-    _, labels = mask_item_sequences(seq, 99, 99, 0.2, 0.1, None, g)
-    drawn = float((labels > 0).sum()) / len(lengths)
-    assert abs(drawn - expected_labels_per_sample(lengths, 0.2, 0.1)) < 0.02 * drawn
-
-
-def test_loss_scale_weighs_every_label_alike_across_bucketed_batches(tiny_data):
-    train, _, _ = loaders(tiny_data, length_bucket_batches=4, train_batch_size=8, MAX_ITEM_LIST_LENGTH=20)
-    scales, labels = [], []
-    for _ in range(20):
-        for batch in train:
-            assert torch.all(batch[LOSS_SCALE_FIELD] == batch[LOSS_SCALE_FIELD][0])
-            scales.append(float(batch[LOSS_SCALE_FIELD][0]))
-            labels.append(int((batch[MASK_LABELS_FIELD] > 0).sum()) / len(batch))
-    # the scale is labels per row / the expected labels per row: proportional to the batch's label count
-    ratio = torch.tensor(scales) / torch.tensor(labels)
-    assert torch.allclose(ratio, ratio[0]) and abs(sum(scales) / len(scales) - 1) < 0.05

@@ -4,7 +4,7 @@ import torch
 from recbole.data.interaction import Interaction
 
 from recbole_bert4rec import prepare
-from recbole_bert4rec.dataloader import LOSS_SCALE_FIELD, MASK_LABELS_FIELD
+from recbole_bert4rec.dataloader import MASK_LABELS_FIELD
 from recbole_bert4rec.masking import left_align, trim_leading_padding
 from tests.tiny_data import tiny_config
 
@@ -121,14 +121,13 @@ def test_a_batch_cut_to_its_real_width_gives_the_same_hidden_states(tiny_data):
     assert torch.allclose(model.forward(full)[:, -width:], model.forward(trimmed), atol=1e-5)
 
 
-def test_training_loss_equals_the_scaled_loss_of_the_full_width_batch(tiny_data):
+def test_training_loss_equals_the_loss_of_the_full_width_batch(tiny_data):
     _, model, (train, _, _) = build(tiny_data)
     batch = next(iter(train))
     labels = batch[MASK_LABELS_FIELD]
     hidden = model.forward(batch["item_id_list"])[labels > 0]
-    mean_loss = model.loss_fct(model.output_projection(hidden), labels[labels > 0],
-                               model.item_embedding.weight[: model.n_items], model.output_bias)
-    expected = mean_loss * batch[LOSS_SCALE_FIELD][0]
+    expected = model.loss_fct(model.output_projection(hidden), labels[labels > 0],
+                              model.item_embedding.weight[: model.n_items], model.output_bias)
     assert torch.allclose(model.calculate_loss(batch), expected, atol=1e-5)
 
 
