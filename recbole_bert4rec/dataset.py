@@ -113,13 +113,11 @@ class BERT4RecDataset(SequentialDataset):
         """
         target_index = torch.as_tensor(target_index, dtype=torch.long)
         users = self.inter_feat[self.uid_field][target_index].long()
-        kept = (target_index - torch.from_numpy(offsets)[users]).clamp(max=self.max_item_list_len)
-        target_index = target_index[torch.sort(kept, stable=True).indices]
-        rows = self.inter_feat[target_index]
-        users = rows[self.uid_field].long()
-        user_start = torch.from_numpy(offsets)[users]
-        history_length = target_index - user_start
+        history_length = target_index - torch.from_numpy(offsets)[users]
         kept = history_length.clamp(max=self.max_item_list_len)
+        order = torch.sort(kept, stable=True).indices
+        target_index, history_length, kept = target_index[order], history_length[order], kept[order]
+        rows = self.inter_feat[target_index]
         columns = torch.arange(self.max_item_list_len).unsqueeze(0)
         source = (target_index - kept).unsqueeze(1) + columns
         inside = columns < kept.unsqueeze(1)
