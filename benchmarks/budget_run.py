@@ -1,8 +1,10 @@
 """One training run under a wall-clock budget, in a child process: the building block of the benchmarks.
 
-The child trains with our plugin's pipeline (any model name or class), stops after the first
-validation past the budget, evaluates the best validation epoch on test, and writes a JSON result
-with the validation curve (seconds since start, valid score) and its peak RSS.
+The child trains with our plugin's pipeline (any model name or class) and stops at the budget: after
+the first validation past it, or inside an epoch that is still running at the budget (RecBole's
+prefix-row models can need hours per epoch), in which case the partly trained model is validated
+too. It then tests the best validated model and writes a JSON result with the validation curve
+(seconds since start, valid score), epochs trained (fractional for a cut epoch) and peak RSS.
 """
 
 import json
@@ -20,7 +22,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class BudgetReached(Exception):
-    pass
+    def __init__(self, mid_epoch=False):
+        super().__init__("wall-clock budget reached" + (" inside an epoch" if mid_epoch else ""))
+        self.mid_epoch = mid_epoch
 
 
 def hardware():
@@ -51,30 +55,58 @@ def train_with_budget(model, dataset, config_dict, budget_s, result_file, label=
     epoch_times, curve = [], []
     last = [time.perf_counter()]
     train_start = last[0]
+    batches_since_validation = [0]
+    calculate_loss = trainer.model.calculate_loss
 
-    def on_validation(epoch_idx, valid_score):
+    def budgeted_loss(interaction):
+        if time.perf_counter() - train_start >= budget_s:
+            raise BudgetReached(mid_epoch=True)
+        batches_since_validation[0] += 1
+        return calculate_loss(interaction)
+
+    trainer.model.calculate_loss = budgeted_loss  # RecBole's _train_epoch looks it up on the model
+
+    def record(valid_score):
         now = time.perf_counter()
-        epoch_times.append(now - last[0])
-        last[0] = now
         curve.append([now - train_start, float(valid_score)])
         with open(result_file + ".partial", "w") as f:  # progress survives a killed session
             json.dump({"label": label, "curve": curve}, f)
+        return now
+
+    def on_validation(epoch_idx, valid_score):
+        batches_since_validation[0] = 0
+        now = record(valid_score)
+        epoch_times.append(now - last[0])
+        last[0] = now
         if now - train_start >= budget_s:
             raise BudgetReached
 
+    epochs_trained = None
     try:
         trainer.fit(train, valid, saved=True, show_progress=False, callback_fn=on_validation)
         stopped_by = "early stopping or max epochs"
-    except BudgetReached:
+    except BudgetReached as stop:
         stopped_by = "budget"
+        if stop.mid_epoch:
+            stopped_by = "budget, inside an epoch"
+            trainer.model.calculate_loss = calculate_loss
+            epochs_trained = len(epoch_times) + batches_since_validation[0] / len(train)
+            cut_score, _ = trainer._valid_epoch(valid, show_progress=False)
+            record(cut_score)
     train_s = time.perf_counter() - train_start
-    test_result = trainer.evaluate(test, load_best_model=True)
     scores = [score for _, score in curve]
-    best_epoch = max(range(len(scores)), key=scores.__getitem__) if scores else None
+    best_index = max(range(len(scores)), key=scores.__getitem__) if scores else None
+    # The cut epoch's model is in memory only: test it when it is the best, else the best checkpoint.
+    cut_is_best = epochs_trained is not None and best_index == len(scores) - 1
+    test_result = trainer.evaluate(test, load_best_model=not cut_is_best)
+    if epochs_trained is None:
+        epochs_trained = len(epoch_times)
     result = {
-        "label": label, "model": config["model"], "seed": config["seed"], "epochs": len(epoch_times),
-        "best_epoch": best_epoch, "stopped_by": stopped_by, "setup_s": setup_s, "train_s": train_s,
-        "epoch_times_s": epoch_times, "curve": curve, "best_valid_score": float(trainer.best_valid_score),
+        "label": label, "model": config["model"], "seed": config["seed"], "epochs": epochs_trained,
+        # 1-based: the number of epochs trained when the best validation score was reached
+        "best_epoch": (epochs_trained if cut_is_best else best_index + 1) if scores else None,
+        "stopped_by": stopped_by, "setup_s": setup_s, "train_s": train_s,
+        "epoch_times_s": epoch_times, "curve": curve, "best_valid_score": max(scores) if scores else None,
         "test": {k: float(v) for k, v in test_result.items()}, "hardware": hardware(),
         "torch_threads": torch.get_num_threads(),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
