@@ -185,7 +185,8 @@ def plot_curves(groups, path):
         for i, run in enumerate(group):
             minutes = [t / 60 for t, _ in run["curve"]]
             ax.plot(minutes, [s for _, s in run["curve"]], label=name if i == 0 else None,
-                    color=f"C{sorted(groups).index(name)}", alpha=0.8)
+                    color=f"C{sorted(groups).index(name)}", alpha=0.8,
+                    marker="o" if len(run["curve"]) < 5 else None)  # a run of 1-2 validations is a point
     for source, _, ndcg in PUBLISHED[:2]:
         ax.axhline(ndcg, linestyle="--", linewidth=0.8, color="grey")
         ax.annotate(source.split(" (")[0], (0, ndcg), fontsize=7, va="bottom")
