@@ -149,14 +149,19 @@ CURVE_MINUTES = (30, 60, 120)
 
 def curve_table(groups):
     """Best validation NDCG@10 reached by an epoch count and by a wall time: ablations compared at equal
-    work and at equal time (the two differ when a setting changes the cost of an epoch)."""
+    work and at equal time (the two differ when a setting changes the cost of an epoch). A run that
+    early-stopped before a time keeps its final best there."""
     def best_by_epoch(curve, epochs):
         return max((score for _, score in curve[:epochs]), default=None) if len(curve) >= epochs else None
 
-    def best_by_time(curve, seconds):
-        if not curve or curve[-1][0] < seconds * 0.98:  # the run ended before this time
-            return None
-        return max(score for t, score in curve if t <= seconds)
+    def best_by_time(run, seconds):
+        curve = run["curve"]
+        if not curve or (curve[-1][0] < seconds * 0.98 and run["stopped_by"].startswith("budget")):
+            return None  # the budget ended the run before this time
+        scores = [score for t, score in curve if t <= seconds]
+        if curve[-1][0] <= seconds * 1.02:  # the validation that closes a budget lands just after it
+            scores.append(curve[-1][1])
+        return max(scores, default=None)
 
     def cell(values):
         values = [v for v in values if v is not None]
@@ -168,7 +173,7 @@ def curve_table(groups):
              "| --- | " + " | ".join("---:" for _ in CURVE_EPOCHS + CURVE_MINUTES) + " | ---: | --- |"]
     for name, group in sorted(groups.items()):
         epoch_cells = [cell([best_by_epoch(r["curve"], e) for r in group]) for e in CURVE_EPOCHS]
-        time_cells = [cell([best_by_time(r["curve"], m * 60) for r in group]) for m in CURVE_MINUTES]
+        time_cells = [cell([best_by_time(r, m * 60) for r in group]) for m in CURVE_MINUTES]
         per_epoch = statistics.median(t for r in group for t in r["epoch_times_s"]) if group[0]["epoch_times_s"] else 0
         load = "; ".join("-".join(f"{x:.1f}" for x in r.get("load_avg_start_end", [])) for r in group)
         lines.append(f"| {name} | " + " | ".join(epoch_cells + time_cells) + f" | {per_epoch:.1f} | {load} |")
