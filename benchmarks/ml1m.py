@@ -84,7 +84,8 @@ def main(argv=None):
     if args.child:
         system, seed, result_file = args.child
         model, system_config = SYSTEMS[system]
-        config = dict(ARCH, **COMMON, **system_config, **overrides, seed=int(seed), data_path=args.data_path)
+        # later wins: --set may override the shared protocol settings (e.g. stopping_step)
+        config = {**ARCH, **COMMON, **system_config, **overrides, "seed": int(seed), "data_path": args.data_path}
         return train_with_budget(resolve_model(model), "ml-1m", config, args.budget_s, result_file,
                                  label=run_name(system, args.tag, seed))
 
