@@ -26,7 +26,8 @@ from budget_run import REPO, run_child, train_with_budget  # noqa: E402
 
 # Architecture shared by the three systems (paper: hidden 64, 2 layers, 2 heads, length 200).
 ARCH = {"hidden_size": 64, "inner_size": 256, "n_layers": 2, "n_heads": 2, "MAX_ITEM_LIST_LENGTH": 200}
-COMMON = {"epochs": 1000, "stopping_step": 20, "show_progress": False, "eval_batch_size": 512}
+# epochs and patience come from ml-1m.yaml (cosine decay spans its 200 epochs); RecBole's models are cut by the budget
+COMMON = {"show_progress": False, "eval_batch_size": 512}
 SYSTEMS = {
     # ours: everything else from properties/ (model yaml + ml-1m.yaml)
     "bert4rec": ("BERT4Rec", {}),
