@@ -33,10 +33,12 @@ SYSTEMS = {
     "bert4rec": ("BERT4Rec", {}),
     # RecBole 1.2.1's own BERT4Rec (its yaml: dropout 0.2, ft_ratio 0.5); batch of 256 prefix rows.
     # RecBole's models keep RecBole's lr 1e-3 (ml-1m.yaml's lr and batch were tuned for ours).
-    "recbole-bert4rec": ("recbole:BERT4Rec", {"train_batch_size": 256, "learning_rate": 0.001}),
+    # lr_schedule constant: RecBole's stock trainers have no schedule (ml-1m.yaml's cosine is ours).
+    "recbole-bert4rec": ("recbole:BERT4Rec", {"train_batch_size": 256, "learning_rate": 0.001,
+                                              "lr_schedule": "constant"}),
     # SASRec+ of the published table: full cross-entropy over all items
     "sasrec-ce": ("SASRec", {"loss_type": "CE", "train_neg_sample_args": None, "train_batch_size": 128,
-                             "learning_rate": 0.001,
+                             "learning_rate": 0.001, "lr_schedule": "constant",
                              "hidden_dropout_prob": 0.2, "attn_dropout_prob": 0.2}),
 }
 PUBLISHED = [  # ../shared/docs/benchmark-protocol.md: (source, HR@10, NDCG@10)
