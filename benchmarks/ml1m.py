@@ -214,9 +214,9 @@ def plot_curves(groups, path, title):
     colours = plt.get_cmap("tab10").colors
     fig, ax = plt.subplots(figsize=(10, 5.5))
     for index, (name, group) in enumerate(sorted(groups.items())):
+        seeds = f"{len(group)} seed{'s' if len(group) > 1 else ''}"
         for i, run in enumerate(group):
             minutes = [t / 60 for t, _ in run["curve"]]
-            seeds = f"{len(group)} seed{'s' if len(group) > 1 else ''}"
             ax.plot(minutes, [s for _, s in run["curve"]], label=f"{name} ({seeds})" if i == 0 else None,
                     color=colours[index % len(colours)], linestyle=("-", "--", ":")[index // len(colours) % 3],
                     alpha=0.8, linewidth=1,
