@@ -10,7 +10,7 @@ setup(
     packages=["recbole_bert4rec", "recbole_bert4rec.tune", "recbole_bert4rec.properties"],
     # properties/ sits at the top of the repo (RecBole-GNN layout) and ships inside the package.
     package_dir={"recbole_bert4rec.properties": "properties"},
-    package_data={"recbole_bert4rec.properties": ["*.yaml", "*/*.yaml"]},
+    package_data={"recbole_bert4rec.properties": ["*.yaml", "*/*.yaml", "*/*/*.yaml"]},
     py_modules=[],
     install_requires=[
         "recbole==1.2.1",  # the RecBole version whose internals (Config, Trainer, loaders) we build on

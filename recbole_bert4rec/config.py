@@ -113,8 +113,15 @@ class Config(RecBoleConfig):
         # A name with no yaml behind it keeps RecBole from loading its own BERT4Rec.yaml for ours.
         super()._load_internal_config_dict(f"{model}.plugin" if plugin else model, model_class, dataset)
         root = properties_dir()
-        layers = [root / "overall.yaml", root / "model" / f"{model}.yaml"] if plugin else []
-        for path in layers + [root / "dataset" / f"{dataset}.yaml"]:
+        dataset_yaml = root / "dataset" / f"{dataset}.yaml"
+        # The dataset yaml holds the protocol, shared by every model; settings tuned for one of our models on
+        # one dataset live in tuned/<model>/<dataset>.yaml, so RecBole's models keep RecBole's training defaults.
+        if plugin:
+            layers = [root / "overall.yaml", root / "model" / f"{model}.yaml", dataset_yaml,
+                      root / "tuned" / model / f"{dataset}.yaml"]
+        else:
+            layers = [dataset_yaml]
+        for path in layers:
             if path.is_file():
                 loaded = self._update_internal_config_dict(str(path))
                 if loaded and path.parent.name == "dataset":

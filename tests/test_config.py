@@ -94,3 +94,21 @@ def test_recbole_builtin_class_passed_in_is_the_model_that_runs(tiny_data):
                                                                  "show_progress": False, "state": "WARNING",
                                                                  "train_neg_sample_args": None})
     assert type(model) is RecBoleBERT4Rec
+
+
+def test_tuned_ml1m_settings_reach_our_bert4rec_only(tmp_path):
+    """ml-1m's protocol applies to every model; our tuned training keys must not leak into RecBole's models."""
+    ours = Config("BERT4Rec", "ml-1m", config_dict={"data_path": str(tmp_path)})
+    theirs = Config("SASRec", "ml-1m", config_dict={"data_path": str(tmp_path), "loss_type": "BPR"})
+    for config in (ours, theirs):  # protocol from properties/dataset/ml-1m.yaml
+        assert config["MAX_ITEM_LIST_LENGTH"] == 200 and config["valid_metric"] == "NDCG@10"
+        assert config["user_inter_num_interval"] == "[5,inf)"
+    assert (ours["learning_rate"], ours["train_batch_size"], ours["lr_schedule"]) == (0.002, 64, "cosine")
+    assert (theirs["learning_rate"], theirs["train_batch_size"]) == (0.001, 2048)  # RecBole's defaults
+    assert theirs["lr_schedule"] is None  # so our trainer mixin keeps a constant lr for RecBole's models
+
+
+def test_user_settings_override_tuned_settings(tmp_path):
+    config = Config("BERT4Rec", "ml-1m", config_dict={"data_path": str(tmp_path), "learning_rate": 0.0005},
+                    cmd_args=["--lr_schedule=constant"])
+    assert (config["learning_rate"], config["lr_schedule"]) == (0.0005, "constant")
