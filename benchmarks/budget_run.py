@@ -39,6 +39,21 @@ def hardware():
     return f"{os.cpu_count()} CPU cores ({cpu})"
 
 
+def resolved_settings(config):
+    """The final config as plain JSON values (paths and the device left out: they name this machine)."""
+    machine_specific = {"data_path", "checkpoint_dir", "device", "gpu_id", "local_rank", "dataset_save_path"}
+    settings = {}
+    for key in sorted(config.final_config_dict):
+        value = config.final_config_dict[key]
+        if key in machine_specific:
+            continue
+        try:
+            settings[key] = json.loads(json.dumps(value))
+        except (TypeError, ValueError):
+            settings[key] = str(value)
+    return settings
+
+
 def train_with_budget(model, dataset, config_dict, budget_s, result_file, label=None):
     """Run inside the child process. ``model`` is a name or a model class."""
     sys.path.insert(0, REPO)
@@ -113,6 +128,8 @@ def train_with_budget(model, dataset, config_dict, budget_s, result_file, label=
         # 1-minute load average: these machines are shared, so say how busy the cores were.
         "load_avg_start_end": [load_before, os.getloadavg()[0]],
         "config": {k: config_dict[k] for k in sorted(config_dict) if k != "checkpoint_dir"},
+        # every setting after all yaml layers: the overrides alone do not survive a change of the shipped yaml
+        "resolved_config": resolved_settings(config),
     }
     with open(result_file, "w") as f:
         json.dump(result, f, indent=1)
