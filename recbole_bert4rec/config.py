@@ -124,7 +124,7 @@ class Config(RecBoleConfig):
         for path in layers:
             if path.is_file():
                 loaded = self._update_internal_config_dict(str(path))
-                if loaded and path.parent.name == "dataset":
+                if loaded and path == dataset_yaml:
                     self.parameters["Dataset"] += [k for k in loaded if k not in self.parameters["Dataset"]]
 
     def _ignore_legacy_keys(self):
